@@ -1,0 +1,165 @@
+; Multiboot entry: the loader leaves us in 32-bit protected mode with paging off. We build an
+; identity map, enter long mode, enable SSE and call the C# entry kmain(magic, info).
+; Multiboot 0.6.96 section 3.1 (header), 3.2 (machine state); SDM Vol. 3A 9.8.5 (long mode).
+
+bits 32
+
+MB_MAGIC        equ 0x1BADB002
+MB_PAGE_ALIGN   equ 1 << 0          ; modules page-aligned
+MB_MEMORY_INFO  equ 1 << 1          ; memory map wanted
+MB_AOUT_KLUDGE  equ 1 << 16         ; load addresses below; QEMU refuses a 64-bit ELF without it
+MB_FLAGS        equ MB_PAGE_ALIGN | MB_MEMORY_INFO | MB_AOUT_KLUDGE
+
+PTE_PRESENT     equ 1 << 0
+PTE_WRITE       equ 1 << 1
+PTE_PWT         equ 1 << 3
+PTE_PCD         equ 1 << 4
+PTE_LARGE       equ 1 << 7
+
+extern __image_start, __load_end, __bss_end
+extern kmain
+
+section .multiboot
+align 4
+multiboot_header:
+    dd MB_MAGIC
+    dd MB_FLAGS
+    dd -(MB_MAGIC + MB_FLAGS)
+    dd multiboot_header     ; header_addr
+    dd __image_start        ; load_addr
+    dd __load_end           ; load_end_addr
+    dd __bss_end            ; bss_end_addr
+    dd _start32             ; entry_addr
+
+section .boot.text progbits alloc exec nowrite
+global _start32
+_start32:
+    cli
+    cld
+    mov esp, boot_stack_top
+    mov [boot_magic], eax
+    mov [boot_info], ebx
+    ; Page 0 will be unmapped in long mode: keep the BIOS data area's EBDA segment now.
+    movzx eax, word [0x40E]
+    mov [boot_ebda_segment], eax
+
+    call build_identity_map
+
+    mov eax, cr4
+    or eax, (1 << 5)                ; PAE
+    mov cr4, eax
+    mov eax, boot_pml4
+    mov cr3, eax
+    mov ecx, 0xC0000080             ; EFER
+    rdmsr
+    or eax, (1 << 8) | (1 << 11)    ; LME, NXE
+    wrmsr
+    mov eax, cr0
+    or eax, (1 << 31) | (1 << 0)    ; PG, PE
+    mov cr0, eax
+
+    lgdt [boot_gdt_ptr]
+    jmp 0x08:long_mode_entry
+
+; Identity map of the low 4 GiB: 2 MiB pages, except the first 2 MiB which use 4 KiB pages so that
+; page 0 can stay unmapped (a null dereference faults) and guard pages can be cut out later. The
+; local APIC and IOAPIC pages (0xFEC00000, 0xFEE00000) are uncached (SDM Vol. 3A 11.4.1).
+build_identity_map:
+    mov dword [boot_pml4], boot_pdpt + PTE_PRESENT + PTE_WRITE
+    ; PDPT entries 0..3 -> boot_pd + n*4096
+    xor ecx, ecx
+.pdpt:
+    mov eax, ecx
+    shl eax, 12
+    add eax, boot_pd + PTE_PRESENT + PTE_WRITE
+    mov [boot_pdpt + ecx * 8], eax
+    inc ecx
+    cmp ecx, 4
+    jb .pdpt
+    ; 2048 PD entries, 2 MiB each
+    xor ecx, ecx
+.pd:
+    mov eax, ecx
+    shl eax, 21
+    or eax, PTE_PRESENT + PTE_WRITE + PTE_LARGE
+    mov [boot_pd + ecx * 8], eax
+    mov dword [boot_pd + ecx * 8 + 4], 0
+    inc ecx
+    cmp ecx, 2048
+    jb .pd
+    or dword [boot_pd + 0x7F6 * 8], PTE_PCD + PTE_PWT
+    or dword [boot_pd + 0x7F7 * 8], PTE_PCD + PTE_PWT
+    ; first 2 MiB through a page table; entry 0 stays not-present
+    mov dword [boot_pd], boot_pt0 + PTE_PRESENT + PTE_WRITE
+    mov ecx, 1
+.pt:
+    mov eax, ecx
+    shl eax, 12
+    or eax, PTE_PRESENT + PTE_WRITE
+    mov [boot_pt0 + ecx * 8], eax
+    inc ecx
+    cmp ecx, 512
+    jb .pt
+    ret
+
+bits 64
+long_mode_entry:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    xor ax, ax
+    mov fs, ax
+    mov gs, ax
+    mov rsp, boot_stack_top
+    call enable_sse
+    mov edi, [boot_magic]
+    mov esi, [boot_info]
+    call kmain
+.hang:
+    cli
+    hlt
+    jmp .hang
+
+; SSE must be on before the first managed instruction on every CPU: compiled prologues use xmm.
+; SDM Vol. 3A 13.1.3: CR0.EM = 0, CR0.MP = 1, CR4.OSFXSR and CR4.OSXMMEXCPT set.
+global enable_sse
+enable_sse:
+    mov rax, cr0
+    and rax, ~(1 << 2)
+    or rax, (1 << 1)
+    mov cr0, rax
+    mov rax, cr4
+    or rax, (1 << 9) | (1 << 10)
+    mov cr4, rax
+    ret
+
+section .rodata
+align 16
+boot_gdt:
+    dq 0
+    dq 0x00AF9A000000FFFF           ; 0x08: 64-bit code, ring 0
+    dq 0x00CF92000000FFFF           ; 0x10: data, ring 0
+boot_gdt_end:
+boot_gdt_ptr:
+    dw boot_gdt_end - boot_gdt - 1
+    dq boot_gdt
+
+section .data
+global boot_magic, boot_info, boot_ebda_segment
+align 8
+boot_magic:        dq 0
+boot_info:         dq 0
+boot_ebda_segment: dq 0
+
+section .bss
+global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top
+alignb 4096
+boot_pml4:  resb 4096
+boot_pdpt:  resb 4096
+boot_pd:    resb 4 * 4096
+boot_pt0:   resb 4096
+; The boot CPU's stack, with a page below it that the kernel unmaps as a guard.
+boot_stack_guard:  resb 4096
+boot_stack_bottom: resb 16384
+boot_stack_top:
