@@ -239,3 +239,23 @@ section .data
 global __security_cookie
 align 8
 __security_cookie: dq 0x2B992DDFA232A5E1
+
+section .text
+; The calling CPU's PerCpu pointer (arch-x86/PerCpu.cs): its first field points at itself. Until
+; per-CPU set-up, GS points at a zero quadword (multiboot.asm), which reads as null.
+global this_cpu_ptr
+this_cpu_ptr:
+    mov rax, [gs:0]
+    ret
+
+; The idle loop every CPU ends in: r12 carries 0xC0DE0000 + the CPU number (edi) so a register
+; dump can prove whose registers it shows; sti;hlt, never a spin (a spinning vCPU starves others
+; under TCG). Only IPIs and NMIs wake it.
+global cpu_idle
+cpu_idle:
+    mov r12d, edi
+    add r12, 0xC0DE0000
+.again:
+    sti
+    hlt
+    jmp .again

@@ -112,6 +112,11 @@ long_mode_entry:
     mov fs, ax
     mov gs, ax
     mov rsp, boot_stack_top
+    ; GS base -> a zero quadword, so "this CPU's per-CPU pointer" reads null until C# sets it.
+    mov ecx, 0xC0000101
+    mov eax, no_percpu
+    xor edx, edx
+    wrmsr
     call enable_sse
     mov edi, [boot_magic]
     mov esi, [boot_info]
@@ -151,6 +156,7 @@ align 8
 boot_magic:        dq 0
 boot_info:         dq 0
 boot_ebda_segment: dq 0
+no_percpu:         dq 0
 
 section .bss
 global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top

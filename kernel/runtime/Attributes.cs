@@ -108,6 +108,8 @@ namespace System.Runtime.CompilerServices
 
 namespace System.Runtime.InteropServices
 {
+    using System.Runtime.CompilerServices;
+
     public enum CallingConvention { Winapi = 1, Cdecl = 2, StdCall = 3, ThisCall = 4, FastCall = 5 }
     public enum CharSet { None = 1, Ansi = 2, Unicode = 3, Auto = 4 }
     public enum LayoutKind { Sequential = 0, Explicit = 2, Auto = 3 }
@@ -144,9 +146,14 @@ namespace System.Runtime.InteropServices
     public sealed class InAttribute : Attribute { }
     public sealed class OutAttribute : Attribute { }
 
+    // The same names as the real library's, so shared kernel code builds in both worlds
+    // (the (ref T, int) span constructors are internal there).
     public static class MemoryMarshal
     {
         public static unsafe ref T GetReference<T>(Span<T> span) => ref span.GetPinnableReference();
+        public static Span<T> CreateSpan<T>(ref T reference, int length) => new Span<T>(ref reference, length);
+        public static ReadOnlySpan<T> CreateReadOnlySpan<T>(scoped ref readonly T reference, int length)
+            => new ReadOnlySpan<T>(ref Unsafe.AsRef(in reference), length);
     }
 }
 

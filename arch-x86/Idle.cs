@@ -1,0 +1,13 @@
+// The idle loop, in asm (boot/cpu.asm cpu_idle) so its registers are known: r12 = 0xC0DE0000 + CPU.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+static class Idle
+{
+    public const uint Marker = 0xC0DE0000;
+
+    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "cpu_idle")]
+    static extern void CpuIdle(int cpu);
+
+    public static void Loop(int cpu) => CpuIdle(cpu);
+}

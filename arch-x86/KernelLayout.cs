@@ -1,0 +1,36 @@
+// The addresses the linker chose (boot/layout.asm's kernel_layout table, same order) and the
+// per-CPU stack-set geometry shared with boot/layout.inc.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+[StructLayout(LayoutKind.Sequential)]
+struct KernelLayout
+{
+    public ulong ImageStart, ImageEnd;
+    public ulong TextStart, TextEnd;
+    public ulong KallsymsStart, KallsymsEnd;
+    public ulong BuildIdNote, BuildIdNoteEnd;
+    public ulong BssStart, BssEnd;
+    public ulong PerCpuStacks, PerCpuStacksEnd;
+    public ulong BootStackGuard, BootStackBottom, BootStackTop;
+    public ulong IsrStubTable;
+    public ulong BootPml4;
+    public ulong PageTablePool, PageTablePoolEnd;
+    public ulong BootMagic, BootInfo, BootEbdaSegment;
+    public ulong RtBug;
+
+    public const int MaxCpus = 64;   // boot/layout.inc MAX_CPUS
+    public const ulong StackSetSize = 72 * 1024;
+    public const ulong GuardSize = 4096;
+    // Offsets inside one CPU's stack set: each stack sits above its own guard page.
+    public const ulong KernelStackOffset = 4096, KernelStackSize = 16 * 1024;
+    public const ulong NmiStackOffset = 24 * 1024, NmiStackSize = 16 * 1024;
+    public const ulong DfStackOffset = 44 * 1024, DfStackSize = 16 * 1024;
+    public const ulong McStackOffset = 64 * 1024, McStackSize = 8 * 1024;
+
+    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "get_kernel_layout")]
+    static extern unsafe KernelLayout* GetRaw();
+
+    public static unsafe ref KernelLayout Get => ref *GetRaw();
+}

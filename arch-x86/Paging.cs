@@ -1,0 +1,118 @@
+// The kernel's identity map. boot/multiboot.asm maps the low 4 GiB (2 MiB pages, 4 KiB pages for
+// the first 2 MiB with page 0 absent). This file edits that map: it splits a 2 MiB page into 4 KiB
+// pages when one page must change (guard pages), maps more physical space (MMIO above 4 GiB) and
+// marks device memory uncached. Page-table pages come from a static pool. SDM Vol. 3A 4.5.
+static unsafe class Paging
+{
+    public const ulong PageSize = 4096, LargePageSize = 2 * 1024 * 1024;
+    const ulong Present = 1, Writable = 2, WriteThrough = 1 << 3, CacheDisable = 1 << 4, Large = 1 << 7;
+    const ulong NoExecute = 1UL << 63;
+    const ulong AddressMask = 0x000F_FFFF_FFFF_F000;
+
+    static ulong s_poolNext;
+
+    static ulong* AllocTable()
+    {
+        ref KernelLayout l = ref KernelLayout.Get;
+        if (s_poolNext == 0) s_poolNext = l.PageTablePool;
+        if (s_poolNext + PageSize > l.PageTablePoolEnd) return null;
+        ulong* t = (ulong*)s_poolNext;
+        s_poolNext += PageSize;
+        for (int i = 0; i < 512; i++) t[i] = 0;
+        return t;
+    }
+
+    static ulong* Pml4 => (ulong*)KernelLayout.Get.BootPml4;
+
+    /// <summary>The table one level down from entry e, created (empty) when absent and create is set.</summary>
+    static ulong* Next(ulong* e, bool create)
+    {
+        if ((*e & Present) == 0)
+        {
+            if (!create) return null;
+            ulong* t = AllocTable();
+            if (t == null) return null;
+            *e = (ulong)t | Present | Writable;
+        }
+        return (ulong*)(*e & AddressMask);
+    }
+
+    /// <summary>The page-directory entry covering va (creating upper levels when asked).</summary>
+    static ulong* PdEntry(ulong va, bool create)
+    {
+        ulong* pdpt = Next(&Pml4[(va >> 39) & 511], create);
+        if (pdpt == null) return null;
+        ulong* pd = Next(&pdpt[(va >> 30) & 511], create);
+        if (pd == null) return null;
+        return &pd[(va >> 21) & 511];
+    }
+
+    /// <summary>The 4 KiB page-table entry for va, splitting a 2 MiB page first if needed.</summary>
+    static ulong* PtEntry(ulong va)
+    {
+        ulong* pde = PdEntry(va, false);
+        if (pde == null || (*pde & Present) == 0) return null;
+        if ((*pde & Large) != 0)
+        {
+            ulong* pt = AllocTable();
+            if (pt == null) return null;
+            ulong baseAddr = *pde & AddressMask & ~(LargePageSize - 1);
+            ulong flags = *pde & (Present | Writable | WriteThrough | CacheDisable | NoExecute);
+            for (ulong i = 0; i < 512; i++) pt[i] = (baseAddr + i * PageSize) | flags;
+            *pde = (ulong)pt | Present | Writable;
+            FlushRange(baseAddr, LargePageSize);
+        }
+        ulong* table = (ulong*)(*pde & AddressMask);
+        return &table[(va >> 12) & 511];
+    }
+
+    /// <summary>Removes one 4 KiB page from the map (a guard page). False when it cannot.</summary>
+    public static bool UnmapPage(ulong va)
+    {
+        ulong* pte = PtEntry(va);
+        if (pte == null) return false;
+        *pte = 0;
+        Cpu.Invlpg(va);
+        return true;
+    }
+
+    public static bool IsMapped(ulong va)
+    {
+        ulong* pde = PdEntry(va, false);
+        if (pde == null || (*pde & Present) == 0) return false;
+        if ((*pde & Large) != 0) return true;
+        ulong* table = (ulong*)(*pde & AddressMask);
+        return (table[(va >> 12) & 511] & Present) != 0;
+    }
+
+    /// <summary>Identity-maps [pa, pa+size) with 2 MiB pages; uncached for device memory.</summary>
+    public static bool MapIdentity(ulong pa, ulong size, bool uncached)
+    {
+        ulong start = pa & ~(LargePageSize - 1), end = (pa + size + LargePageSize - 1) & ~(LargePageSize - 1);
+        for (ulong a = start; a < end; a += LargePageSize)
+        {
+            ulong* pde = PdEntry(a, true);
+            if (pde == null) return false;
+            if ((*pde & Present) != 0 && (*pde & Large) == 0)
+            {
+                // Already split into 4 KiB pages: change the cache bits of each.
+                ulong* table = (ulong*)(*pde & AddressMask);
+                for (int i = 0; i < 512; i++)
+                    if ((table[i] & Present) != 0)
+                        table[i] = uncached ? table[i] | CacheDisable | WriteThrough : table[i] & ~(CacheDisable | WriteThrough);
+            }
+            else
+            {
+                *pde = a | Present | Writable | Large | (uncached ? CacheDisable | WriteThrough : 0);
+            }
+        }
+        FlushRange(start, end - start);
+        return true;
+    }
+
+    static void FlushRange(ulong start, ulong size)
+    {
+        // A CR3 reload flushes every non-global translation: simpler than many invlpg for 2 MiB.
+        Cpu.WriteCr3(Cpu.ReadCr3());
+    }
+}

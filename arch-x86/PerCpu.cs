@@ -1,0 +1,65 @@
+// Per-CPU state: one struct per CPU in a static array, reached through the GS base (each CPU's
+// GS base points at its own entry, whose first field points at itself, so `mov rax, gs:[0]` is
+// this CPU's pointer). Holds the CPU's GDT and TSS, its stack bounds and its context counters.
+using System.Runtime.InteropServices;
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct PerCpu
+{
+    public PerCpu* Self;
+    public int Cpu;
+    public uint ApicId;
+    /// <summary>Nesting depth of hardware interrupts, NMIs and exceptions taken on interrupt stacks.</summary>
+    public int InterruptDepth;
+    public int InNmi;
+    public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page
+    public ulong NmiStackLow, NmiStackHigh;
+    public ulong DfStackLow, DfStackHigh;
+    public ulong McStackLow, McStackHigh;
+    public Gdt.Table Gdt;
+    public Gdt.Tss64 Tss;
+}
+
+static unsafe class PerCpuArea
+{
+    public const int MaxCpus = 64;
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct Storage { public fixed byte Bytes[MaxCpus * 512]; }
+
+    static Storage s_storage;
+
+    public static PerCpu* Get(int cpu)
+    {
+        if (sizeof(PerCpu) > 512) Internal.Runtime.CompilerHelpers.ThrowHelpers.ThrowIndexOutOfRangeException();
+        if ((uint)cpu >= MaxCpus) return null;
+        fixed (byte* p = s_storage.Bytes) return (PerCpu*)(p + cpu * 512);
+    }
+
+    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "this_cpu_ptr")]
+    static extern PerCpu* ThisCpuPtr();
+
+    /// <summary>The calling CPU's entry; null before its GS base is set.</summary>
+    public static PerCpu* This => ThisCpuPtr();
+
+    /// <summary>The calling CPU's number (0 before per-CPU set-up, which only the boot CPU runs).</summary>
+    public static int ThisCpu
+    {
+        get
+        {
+            PerCpu* p = ThisCpuPtr();
+            return p == null ? 0 : p->Cpu;
+        }
+    }
+
+    /// <summary>Points this CPU's GS base at its entry.</summary>
+    public static void Install(int cpu)
+    {
+        PerCpu* p = Get(cpu);
+        p->Self = p;
+        p->Cpu = cpu;
+        global::Cpu.WriteGsBase((ulong)p);
+    }
+}

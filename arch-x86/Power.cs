@@ -1,0 +1,57 @@
+// Power-off and reboot. One exit-status mapping is used everywhere (README): QEMU status 0 = ACPI
+// S5 power-off (with the SMP work's ACPI tables); through isa-debug-exit at port 0x501 QEMU exits
+// with (v << 1) | 1: v = 0 (status 1) = clean power-off without ACPI, v = 1 (status 3) = a
+// failure the kernel detected. Reboot pulses the keyboard controller's reset line, so QEMU with
+// -no-reboot exits.
+static unsafe class Power
+{
+    const ushort DebugExitPort = 0x501;
+    const ushort KeyboardStatus = 0x64;
+    const byte KeyboardPulseReset = 0xFE;
+
+    public static void Poweroff()
+    {
+        Log.Info("reboot: Power down");
+        Cpu.DisableInterrupts();
+        Cpu.Outb(DebugExitPort, 0);
+        Cpu.HaltForever();
+    }
+
+    /// <summary>Clean power-off without a word (poweroff_at_entry: the benchmark floor).</summary>
+    public static void ExitClean()
+    {
+        Cpu.DisableInterrupts();
+        Cpu.Outb(DebugExitPort, 0);
+        Cpu.HaltForever();
+    }
+
+    /// <summary>Ends the machine with the "kernel detected a failure" status.</summary>
+    public static void ExitFailure()
+    {
+        Cpu.DisableInterrupts();
+        Cpu.Outb(DebugExitPort, 1);
+        Cpu.HaltForever();
+    }
+
+    public static void Reboot()
+    {
+        Log.Info("reboot: Restarting system");
+        Cpu.DisableInterrupts();
+        // Wait (bounded) for the controller's input buffer to drain, then pulse reset.
+        for (int i = 0; i < 100_000 && (Cpu.Inb(KeyboardStatus) & 0x02) != 0; i++) Cpu.Pause();
+        Cpu.Outb(KeyboardStatus, KeyboardPulseReset);
+        Clock.Mdelay(50);
+        // Still here: a triple fault resets any PC.
+        byte* idtr = stackalloc byte[10];
+        for (int i = 0; i < 10; i++) idtr[i] = 0;
+        Cpu.Lidt(idtr);
+        TripleFault();
+    }
+
+    static void TripleFault()
+    {
+        Cpu.EnableInterrupts();
+        *(ulong*)0 = 0;   // page 0 is unmapped; with an empty IDT the #PF cannot be delivered
+        Cpu.HaltForever();
+    }
+}

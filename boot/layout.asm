@@ -1,0 +1,43 @@
+; Addresses the linker decides, handed to C# in one table (arch-x86/KernelLayout.cs mirrors its
+; order), and the large static areas that want page alignment: per-CPU stack sets with guard
+; pages, and a pool of page-table pages for arch-x86/Paging.cs.
+bits 64
+
+%include "layout.inc"
+
+extern __image_start, __image_end, __text_start, __text_end, __kallsyms_start, __kallsyms_end
+extern __build_id_note, __build_id_note_end, __bss_start, __bss_end
+extern boot_stack_guard, boot_stack_bottom, boot_stack_top, isr_stub_table, boot_pml4
+extern boot_magic, boot_info, boot_ebda_segment
+extern rt_bug
+
+section .rodata
+align 8
+global kernel_layout
+kernel_layout:
+    dq __image_start, __image_end
+    dq __text_start, __text_end
+    dq __kallsyms_start, __kallsyms_end
+    dq __build_id_note, __build_id_note_end
+    dq __bss_start, __bss_end
+    dq percpu_stacks, percpu_stacks_end
+    dq boot_stack_guard, boot_stack_bottom, boot_stack_top
+    dq isr_stub_table
+    dq boot_pml4
+    dq page_table_pool, page_table_pool_end
+    dq boot_magic, boot_info, boot_ebda_segment
+    dq rt_bug
+
+section .text
+global get_kernel_layout
+get_kernel_layout:
+    lea rax, [rel kernel_layout]
+    ret
+
+section .bss
+alignb 4096
+global percpu_stacks
+percpu_stacks:     resb MAX_CPUS * STACK_SET_SIZE
+percpu_stacks_end:
+page_table_pool:   resb PAGE_TABLE_POOL_PAGES * 4096
+page_table_pool_end:

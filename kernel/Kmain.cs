@@ -1,0 +1,139 @@
+// The boot CPU's path from the multiboot entry (boot/multiboot.asm) to a running kernel: console
+// first, then the loader's information copied out of low memory, the boot parameters, CPU tables
+// and traps, the clock, the banner; then the test trigger or the idle loop.
+using System;
+using System.Runtime.InteropServices;
+
+static unsafe class Kmain
+{
+    static Multiboot.Info s_bootInfo;
+    static Multiboot.Tables s_bootTables;
+    static bool s_bootComplete;
+
+    public static ref Multiboot.Info BootInfo => ref s_bootInfo;
+    public static ref Multiboot.Tables BootTables => ref s_bootTables;
+    public static bool BootComplete => s_bootComplete;
+
+    [UnmanagedCallersOnly(EntryPoint = "kmain")]
+    static void Main(uint magic, uint infoAddress)
+    {
+        Clock.MarkBoot(Cpu.Rdtsc());
+        // The loader's block sits in low RAM the map calls free; copy it before anything else.
+        bool parsed = magic == Multiboot.BootloaderMagic
+            && Multiboot.Parse((byte*)infoAddress, 0x1000, 0x1_0000_0000, ref s_bootInfo, ref s_bootTables);
+        ReadOnlySpan<byte> args = parsed ? Multiboot.KernelArguments(CommandLineSpan) : default;
+        // The floor for benchmarks: QEMU's own start-up and exit, with no kernel work in between.
+        if (HasWord(args, "poweroff_at_entry"))
+            Power.ExitClean();
+
+        Serial.Init();
+        Log.Init();
+        if (!parsed)
+            Log.Emerg($"multiboot: bad magic 0x{magic:x8} or unreadable information block at 0x{infoAddress:x8}; continuing without it");
+
+        Params.Parse(args);
+        CpuSetup.BootCpu();
+        CalibrateClock();
+        Banner(args);
+        Params.Report();
+        ShowMemoryMap();
+
+        s_bootComplete = true;
+        Crashtest.RunIfRequested();
+        PowerOffIfRequested();
+        Log.Info("idle: nothing more to do; halting until an NMI");
+        Idle.Loop(0);
+    }
+
+    /// <summary>Whether the bare word appears in the arguments (before the parameter parser runs).</summary>
+    static bool HasWord(ReadOnlySpan<byte> args, string word)
+    {
+        for (int i = 0; i + word.Length <= args.Length; i++)
+        {
+            if (i > 0 && args[i - 1] != (byte)' ') continue;
+            int j = 0;
+            while (j < word.Length && args[i + j] == (byte)word[j]) j++;
+            if (j == word.Length && (i + j == args.Length || args[i + j] == (byte)' ')) return true;
+        }
+        return false;
+    }
+
+    static ReadOnlySpan<byte> CommandLineSpan
+    {
+        get { fixed (byte* p = s_bootInfo.CommandLine) return new ReadOnlySpan<byte>(p, s_bootInfo.CommandLineLength); }
+    }
+
+    static void CalibrateClock()
+    {
+        ulong khz = Tsc.CalibrateKhz(out Tsc.Source source);
+        Clock.SetTscKhz(khz);
+        Clock.SetBootEpoch(Rtc.ReadEpochSeconds());
+        string from = source == Tsc.Source.Cpuid ? "CPUID 0x15" : source == Tsc.Source.Pit ? "PIT" : "a guess (calibration failed)";
+        Log.Info($"tsc: Detected {khz / 1000}.{khz % 1000:d3} MHz processor (from {from})");
+        WallTime.FromEpochSeconds(Clock.BootEpochSeconds, out int y, out int mo, out int d, out int h, out int mi, out int s);
+        Log.Info($"rtc: boot wall time {y:d4}-{mo:d2}-{d:d2} {h:d2}:{mi:d2}:{s:d2} UTC ({Clock.BootEpochSeconds})");
+    }
+
+    static void Banner(ReadOnlySpan<byte> args)
+    {
+        LogLine l = default;
+        l.Append(Version.Name);
+        l.Append(" version ");
+        l.Append(Version.Release);
+        l.Append(" (build-id ");
+        AppendBuildId(ref l);
+        l.Append(") #1 SMP x86_64 C#/NativeAOT");
+        Log.Emit(ref l);
+        LogLine c = default;
+        c.Append("Command line: ");
+        c.Append(args);
+        Log.Emit(ref c);
+    }
+
+    /// <summary>The GNU build-id note the linker wrote (--build-id): 4-byte name "GNU\0", then the id.</summary>
+    public static void AppendBuildId(ref LogLine l)
+    {
+        ref KernelLayout k = ref KernelLayout.Get;
+        byte* note = (byte*)k.BuildIdNote;
+        if (k.BuildIdNoteEnd - k.BuildIdNote < 16) { l.Append("none"); return; }
+        uint namesz = *(uint*)note, descsz = *(uint*)(note + 4);
+        byte* desc = note + 12 + ((namesz + 3) & ~3u);
+        if ((ulong)(desc + descsz) > k.BuildIdNoteEnd) { l.Append("none"); return; }
+        for (uint i = 0; i < descsz; i++) l.AppendHex(desc[i], 2);
+    }
+
+    static void ShowMemoryMap()
+    {
+        for (int i = 0; i < s_bootInfo.RangeCount; i++)
+        {
+            Multiboot.MemoryRange* r = Multiboot.Range(ref s_bootTables, i);
+            string kind = r->Type == Multiboot.MemoryAvailable ? "usable" : r->Type == Multiboot.MemoryAcpiReclaimable ? "ACPI data" : r->Type == Multiboot.MemoryNvs ? "ACPI NVS" : "reserved";
+            Log.Info($"BIOS-e820: [mem 0x{r->Base:x16}-0x{r->Base + r->Length - 1:x16}] {kind}");
+        }
+        for (int i = 0; i < s_bootInfo.ModuleCount; i++)
+        {
+            Multiboot.Module* m = Multiboot.ModuleAt(ref s_bootTables, i);
+            LogLine l = default;
+            l.Append("multiboot: module ");
+            l.AppendDecimal(i);
+            l.Append(" at 0x");
+            l.AppendHex(m->Start, 8);
+            l.Append("-0x");
+            l.AppendHex(m->End, 8);
+            l.Append(" \"");
+            l.Append(new ReadOnlySpan<byte>(m->String, m->StringLength));
+            l.Append("\"");
+            Log.Emit(ref l);
+        }
+        Log.Info($"Memory: {Multiboot.AvailableBytes(ref s_bootInfo, ref s_bootTables) / 1024}K available");
+    }
+
+    static void PowerOffIfRequested()
+    {
+        long ms = Params.Current.PoweroffAfterMs;
+        if (ms < 0) return;
+        Log.Info($"poweroff: powering off in {ms} ms (poweroff_after_ms)");
+        Clock.Mdelay((ulong)ms);
+        Power.Poweroff();
+    }
+}

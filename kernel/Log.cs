@@ -1,0 +1,53 @@
+// printk: every line goes into the kmsg ring (sequence number, timestamp) and to the console,
+// prefixed Linux-style "[    0.001234] ". One lock covers both so lines never interleave; it is
+// bounded (SpinLock) because a CPU stopped by the crash NMI may hold it forever.
+using System;
+
+static unsafe class Log
+{
+    public const int RingBytes = 256 * 1024;
+    // Spins before the console lock is given up on: about 50 ms of a busy holder under TCG.
+    const long LockSpins = 2_000_000;
+
+    struct RingStorage { public fixed byte Bytes[RingBytes]; }
+
+    static SpinLock s_lock;
+    static RingStorage s_ring;   // the kmsg area: its header, then the records (kernel/Kmsg.cs)
+    static bool s_ready;
+
+    /// <summary>The log area's address, for VMCOREINFO and the dump readers.</summary>
+    public static byte* Area { get { fixed (byte* p = s_ring.Bytes) return p; } }
+
+    static Span<byte> AreaSpan => new Span<byte>(Area, RingBytes);
+
+    public static void Init()
+    {
+        s_ready = Kmsg.Init(AreaSpan);
+    }
+
+    public static void Info(ref LogLine line) => Emit(ref line);
+    public static void Warn(ref LogLine line) => Emit(ref line);
+    public static void Emerg(ref LogLine line) => Emit(ref line);
+
+    public static void Info(string text)
+    {
+        LogLine l = default;
+        l.Append(text);
+        Emit(ref l);
+    }
+
+    public static void Emit(ref LogLine line)
+    {
+        ulong ts = Clock.NowNs;
+        int cpu = PerCpuArea.ThisCpu;
+        bool locked = s_lock.Acquire(cpu, LockSpins);
+        if (s_ready) Kmsg.Append(AreaSpan, ts, line.AsSpan());
+        LogLine prefix = default;
+        Kmsg.AppendPrefix(ref prefix, ts);
+        Serial.Write(prefix.AsSpan());
+        Serial.Write(line.AsSpan());
+        Serial.Write((byte)'\r');
+        Serial.Write((byte)'\n');
+        if (locked) s_lock.Release(cpu);
+    }
+}

@@ -1,0 +1,31 @@
+// The kernel's parsed boot parameters, kept for the whole run, and the one-time console report of
+// what was wrong with them (kernel/BootParams.cs holds the table and the parser).
+using System;
+
+static class Params
+{
+    static KernelParams s_values;
+    static BootParamsReport s_report;
+
+    public static ref readonly KernelParams Current => ref s_values;
+
+    public static void Parse(ReadOnlySpan<byte> arguments) => BootParams.Parse(arguments, out s_values, out s_report);
+
+    /// <summary>Linux prints these once the console is up: one line for all unknown names, one per bad value.</summary>
+    public static void Report()
+    {
+        for (int i = 0; i < s_report.MalformedLineCount; i++)
+        {
+            LogLine l = s_report.MalformedLine(i);
+            Log.Emit(ref l);
+        }
+        if (s_report.UnknownCount > 0)
+        {
+            LogLine l = s_report.UnknownLine();
+            Log.Emit(ref l);
+        }
+    }
+
+    /// <summary>Appends a parameter's current value as text (enum words, numbers, strings).</summary>
+    public static void AppendValue(ref LogLine line, BootParam p) => BootParams.AppendValue(ref line, in s_values, p);
+}

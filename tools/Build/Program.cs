@@ -1,0 +1,109 @@
+// The build driver's front door: one verb per job. build.sh and build.ps1 only start this.
+namespace Nmidump.Build;
+
+public static class Program
+{
+    const string Usage = """
+        usage: ./build.sh <verb> [options]
+
+          build                  compile the kernel into out/kernel.elf
+          run [options]          build if needed and boot the kernel in QEMU (serial on this terminal)
+              --smp N            CPUs (default 4)
+              --mem MiB          memory (default 256)
+              --append "..."     extra kernel parameters
+              --poweroff-ms N    power off N ms after boot (default 1000; 0 = right after boot)
+              --timeout S        give up after S seconds (default 120)
+          test [filter]          run every test suite; ends with "N passed, M failed"
+                                 (a filter is passed to dotnet test as --filter)
+          params                 list the kernel's boot parameters
+          clean                  remove out/
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "build" => BuildOnly(),
+                "run" => RunCommand.Run(args[1..]),
+                "test" => TestCommand.Run(args[1..]),
+                "params" => ParamsCommand.Run(),
+                "clean" => Clean(),
+                _ => UnknownVerb(args[0]),
+            };
+        }
+        catch (BuildException e)
+        {
+            Console.Error.WriteLine($"build: error: {e.Message}");
+            return 1;
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"build: {e.Message}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+    }
+
+    static int BuildOnly()
+    {
+        KernelBuild.Build(verbose: true);
+        return 0;
+    }
+
+    static int Clean()
+    {
+        if (Directory.Exists(Paths.Out)) Directory.Delete(Paths.Out, recursive: true);
+        Console.WriteLine("build: removed out/");
+        return 0;
+    }
+
+    static int UnknownVerb(string verb)
+    {
+        Console.Error.WriteLine($"build: unknown verb '{verb}'");
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+}
+
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Minimal option reading: --name value pairs after the verb.</summary>
+public sealed class Options
+{
+    readonly Dictionary<string, string> _values = new();
+    public List<string> Positional { get; } = new();
+
+    public Options(string[] args, params string[] known)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (!a.StartsWith("--")) { Positional.Add(a); continue; }
+            string name = a, value;
+            int eq = a.IndexOf('=');
+            if (eq > 0) { name = a[..eq]; value = a[(eq + 1)..]; }
+            else if (i + 1 < args.Length) value = args[++i];
+            else throw new UsageException($"option {a} needs a value");
+            if (!known.Contains(name)) throw new UsageException($"unknown option {name}");
+            _values[name] = value;
+        }
+    }
+
+    public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
+
+    public int GetInt(string name, int fallback, int min, int max)
+    {
+        var v = Get(name);
+        if (v == null) return fallback;
+        if (!int.TryParse(v, out int n) || n < min || n > max)
+            throw new UsageException($"{name} {v}: expected an integer from {min} to {max}");
+        return n;
+    }
+}
