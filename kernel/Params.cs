@@ -26,6 +26,6 @@ static class Params
         }
     }
 
-    /// <summary>Appends a parameter's current value as text (enum words, numbers, strings).</summary>
-    public static void AppendValue(ref LogLine line, BootParam p) => BootParams.AppendValue(ref line, in s_values, p);
+    /// <summary>Appends a parameter's value in effect as the user would type it (enum word, number, text).</summary>
+    public static void AppendValue(ref LogLine line, BootParam p) => BootParams.AppendCurrent(ref line, in s_values, p);
 }

@@ -17,7 +17,7 @@ public class CrashtestTests
         vm.Expect("crashtest: performing PANIC");
         vm.Expect("Kernel panic - not syncing: crashtest: PANIC");
         vm.Expect("---[ end Kernel panic - not syncing: crashtest: PANIC ]---");
-        Assert.Equal(1, vm.Count("Kernel panic - not syncing"));
+        Assert.Equal(1, vm.CountStarting("Kernel panic - not syncing"));
         Assert.False(vm.HasExited, "panic=0 halts; it does not reboot");
     }
 

@@ -44,6 +44,9 @@ public static class Kernel
     /// <summary>The number of serial lines containing text (after the log prefix).</summary>
     public static int Count(this QemuMachine vm, string text) => vm.Lines.Count(l => l.Contains(text, StringComparison.Ordinal));
 
+    /// <summary>The number of messages (timestamp removed) that start with text.</summary>
+    public static int CountStarting(this QemuMachine vm, string text) => vm.Messages().Count(m => m.StartsWith(text, StringComparison.Ordinal));
+
     /// <summary>Lines as the kernel printed them, without the "[    0.001234] " timestamp.</summary>
     public static IEnumerable<string> Messages(this QemuMachine vm) =>
         vm.Lines.Select(l => Regex.Replace(l, @"^\[\s*\d+\.\d{6}\] ", ""));

@@ -33,7 +33,8 @@ public class KernelImageTests
         {
             Assert.True(Kallsyms.Lookup(table, f.Address + f.Size / 2, out ReadOnlySpan<byte> name, out ulong offset, out ulong size),
                 $"kallsyms has nothing for {f.Name} at 0x{f.Address:x}");
-            Assert.Equal(f.Address + f.Size / 2 - offset, elf.Symbols.First(s => s.Name == System.Text.Encoding.ASCII.GetString(name)).Address);
+            string found = System.Text.Encoding.ASCII.GetString(name);
+            Assert.Equal(f.Address + f.Size / 2 - offset, elf.Symbols.First(s => s.Name == found).Address);
         }
         Assert.True(Kallsyms.Lookup(table, elf.Symbols.First(s => s.Name == "cpu_idle").Address, out ReadOnlySpan<byte> idle, out ulong off0, out _));
         Assert.Equal("cpu_idle", System.Text.Encoding.ASCII.GetString(idle));

@@ -15,6 +15,8 @@ public static class Program
               --timeout S        give up after S seconds (default 120)
           test [filter]          run every test suite; ends with "N passed, M failed"
                                  (a filter is passed to dotnet test as --filter)
+          bench boot [--runs N] [--smp 1,8,64]
+                                 boot timings (host wall time, medians) beside the poweroff_at_entry floor
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -34,6 +36,7 @@ public static class Program
                 "run" => RunCommand.Run(args[1..]),
                 "test" => TestCommand.Run(args[1..]),
                 "params" => ParamsCommand.Run(),
+                "bench" => BenchCommand.Run(args[1..]),
                 "clean" => Clean(),
                 _ => UnknownVerb(args[0]),
             };
