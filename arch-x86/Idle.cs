@@ -10,4 +10,16 @@ static class Idle
     static extern void CpuIdle(int cpu);
 
     public static void Loop(int cpu) => CpuIdle(cpu);
+
+    /// <summary>
+    /// Halts for at most maxUs (the APIC one-shot timer ends the halt), with interrupts enabled
+    /// only while halted: a bounded wait that leaves the host CPU to the other vCPUs.
+    /// </summary>
+    public static void HaltBriefly(ulong maxUs)
+    {
+        LocalApic.ArmOneShot(maxUs);
+        Cpu.EnableInterruptsAndHalt();
+        Cpu.DisableInterrupts();
+        LocalApic.ArmOneShot(0);
+    }
 }

@@ -18,7 +18,10 @@ struct KernelLayout
     public ulong BootPml4;
     public ulong PageTablePool, PageTablePoolEnd;
     public ulong BootMagic, BootInfo, BootEbdaSegment;
-    public ulong RtBug;
+    public ulong RtBug, CpuIdle;
+    public ulong TrampolineStart, TrampolineEnd;
+    public ulong TrGdtrBase, TrFar32, TrFar64, TrCr3, TrEntry, TrGdt, TrPm32, TrLm64;
+    public ulong ApEntry64, SmpApApicIds, SmpApStackTops, SmpApPerCpu;
 
     public const int MaxCpus = 64;   // boot/layout.inc MAX_CPUS
     public const ulong StackSetSize = 72 * 1024;

@@ -1,7 +1,6 @@
-// BootParams: the table of kernel command-line parameters this kernel knows, their parsed values
-// (KernelParams) and the diagnostics for the console (BootParamsReport). Mirrors Linux's __setup()
-// and core_param() handlers and init/main.c's "Unknown kernel command line parameters" notice.
-// To add a parameter: one BootParam member, one arm in BootParams.Spec, one KernelParams accessor.
+// BootParams: the table of known boot parameters, their parsed values (KernelParams) and the console
+// diagnostics (BootParamsReport), after Linux's __setup()/core_param() and init/main.c's unknown-
+// parameter notice. A new parameter is one BootParam member, one Spec arm and one accessor.
 using System;
 
 /// <summary>Every parameter the kernel knows; the order is the order of the help listing.</summary>
@@ -21,6 +20,9 @@ public enum BootParam
     CrashtestDelayMs,
     PoweroffAfterMs,
     PoweroffAtEntry,
+    Acpi,
+    CpuInitUdelay,
+    Selftest,
     Count,
 }
 
@@ -44,6 +46,20 @@ public enum ApicExtnmiMode
     Bsp,
     All,
     None,
+}
+
+/// <summary>acpi=: whether the ACPI tables are used (CPUs, power-off, reset).</summary>
+public enum AcpiMode
+{
+    On,
+    Off,
+}
+
+/// <summary>selftest=: a boot-time self-test a QEMU test asks for.</summary>
+public enum SelftestType
+{
+    None = -1,
+    Ipi,
 }
 
 /// <summary>crashtest=: the crash scenario a test boot asks for; same order as the table's words.</summary>
@@ -186,6 +202,11 @@ public unsafe struct KernelParams
     /// <summary>Milliseconds after boot to power off, or -1 for never.</summary>
     public readonly long PoweroffAfterMs => IsSet(BootParam.PoweroffAfterMs) ? Value(BootParam.PoweroffAfterMs) : -1;
     public readonly bool PoweroffAtEntry => Value(BootParam.PoweroffAtEntry) != 0;
+    public readonly AcpiMode Acpi => (AcpiMode)Value(BootParam.Acpi);
+    /// <summary>Microseconds between INIT and the SIPIs; 0 when not given (modern CPUs need none).</summary>
+    public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
+    public readonly SelftestType Selftest
+        => IsSet(BootParam.Selftest) ? (SelftestType)Value(BootParam.Selftest) : SelftestType.None;
 }
 
 /// <summary>
@@ -215,7 +236,7 @@ public unsafe struct BootParamsReport
     public readonly int MalformedLineCount => MalformedCount < MaxMalformedLines ? MalformedCount : MaxMalformedLines;
 
     /// <summary>Unknown kernel command line parameters "foo bar", ignored (only if UnknownCount > 0).</summary>
-    public LogLine UnknownLine()
+    public readonly LogLine UnknownLine()
     {
         LogLine line = new LogLine(0, 0);
         line.Append("Unknown kernel command line parameters \"");
@@ -226,7 +247,7 @@ public unsafe struct BootParamsReport
     }
 
     /// <summary>The index-th "Malformed boot parameter ..." line (empty if out of range).</summary>
-    public LogLine MalformedLine(int index)
+    public readonly LogLine MalformedLine(int index)
     {
         LogLine line = new LogLine(0, 0);
         if (index < 0 || index >= MalformedLineCount) return line;
@@ -308,6 +329,12 @@ public static class BootParams
             "Power off this many milliseconds after boot (a watchdog for tests)"u8),
         BootParam.PoweroffAtEntry => Flag("poweroff_at_entry"u8,
             "Power off as soon as the kernel is entered (a boot smoke test)"u8),
+        BootParam.Acpi => Choice("acpi"u8, "on off"u8, 0,
+            "off: ignore the ACPI tables (one CPU, power-off through isa-debug-exit)"u8),
+        BootParam.CpuInitUdelay => IntegerUnset("cpu_init_udelay"u8, 0, 10_000_000, "0 (modern CPUs)"u8,
+            "Microseconds to wait after INIT before the SIPIs; 10000 restores the MP spec's delay"u8),
+        BootParam.Selftest => ChoiceUnset("selftest"u8, "ipi"u8, "none"u8,
+            "Boot-time self-test: ipi sends a fixed and an NMI IPI from CPU 0 to every other CPU"u8),
         _ => Row(default, BootParamType.Flag, 0, false, 0, 0, default, 0, default, default),
     };
 

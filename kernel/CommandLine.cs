@@ -1,7 +1,6 @@
-// CommandLine: splits the boot command line into name / name=value parameters exactly as Linux's
-// next_arg() and parse_args() do (lib/cmdline.c, kernel/params.c): whitespace separated, double
-// quotes around a value or around the whole parameter, "--" ends the kernel's part. Pure: it only
-// slices the text, so garbage in can only give odd parameters out, never a fault.
+// CommandLine: splits the boot command line as Linux's next_arg()/parse_args() do (lib/cmdline.c,
+// kernel/params.c): name or name=value, double quotes around a value or a whole parameter, "--"
+// ends the kernel's part. It only slices the text, so garbage in cannot make it fault.
 using System;
 
 /// <summary>One parameter: the name and value as given (quotes removed the way Linux removes them).</summary>

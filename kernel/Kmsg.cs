@@ -1,9 +1,9 @@
-// Kmsg: the kernel log ring. Every line is kept with a sequence number and a nanosecond timestamp,
-// the oldest lines are dropped when it is full, and the reader trusts nothing it reads. Mirrors
-// Linux's printk ring (kernel/printk/printk.c log_buf and its zero-length wrap record, dmesg's
-// "[%5lu.%06lu] " prefix); the capture kernel and the host inspector read it out of a crash dump.
+// Kmsg: the kernel log ring. Every line keeps a sequence number and a nanosecond timestamp, the oldest
+// go when it is full, and the reader trusts nothing (the capture kernel and the host inspector read
+// it from a dump). Mirrors Linux's printk log_buf, its zero-length wrap record and dmesg's prefix.
 using System;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 // Memory layout of the ring area (all little-endian, x86-64 being the only writer):
 //
@@ -183,7 +183,8 @@ public static unsafe class Kmsg
     /// <summary>
     /// Makes <paramref name="area"/> an empty ring: header first, records after it. The area must be
     /// 8-byte aligned so that Head and Tail are each stored by one instruction, and a dump taken
-    /// while a CPU was stopped mid-Append never holds a torn position.
+    /// while a CPU was stopped mid-Append never holds a torn position. Head and Tail are written
+    /// with Volatile.Write so the compiler cannot move them across the record stores they order.
     /// </summary>
     public static bool Init(Span<byte> area)
     {
@@ -196,14 +197,14 @@ public static unsafe class Kmsg
             h->Version = Version;
             h->DataOffset = HeaderSize;
             h->Capacity = (uint)(area.Length - HeaderSize) & ~7u;
-            h->Head = 0;
-            h->Tail = 0;
+            Volatile.Write(ref h->Head, 0);
+            Volatile.Write(ref h->Tail, 0);
             h->NextSeq = 0;
             h->Dropped = 0;
             h->MaxText = MaxTextLength;
             h->RecordHeader = RecordHeaderSize;
             h->Reserved = 0;
-            h->Magic = Magic;
+            Volatile.Write(ref h->Magic, Magic);   // valid only once the rest is set up
         }
         return true;
     }
@@ -230,8 +231,8 @@ public static unsafe class Kmsg
             ulong head = h->Head, tail = h->Tail;
             if (((head | tail) & 7) != 0 || head > tail || tail - head > capacity)
             {
-                h->Head = tail & ~7UL;
-                h->Tail = tail & ~7UL;
+                Volatile.Write(ref h->Head, tail & ~7UL);
+                Volatile.Write(ref h->Tail, tail & ~7UL);
                 head = tail = tail & ~7UL;
             }
 
@@ -244,11 +245,7 @@ public static unsafe class Kmsg
             uint room = capacity - offset;
             if (room < size && head == tail)
             {
-                // Empty ring: no wrap record is needed, both ends just move to offset 0.
-                tail += room;
-                h->Head = tail;
-                h->Tail = tail;
-                head = tail;
+                head = tail = RestartAtZero(h, data, offset, room, tail);
                 offset = 0;
                 room = capacity;
             }
@@ -262,10 +259,8 @@ public static unsafe class Kmsg
                 head = DropOldest(h, data, capacity, head, tail);
                 if (head == tail && room < size)
                 {
-                    tail += room;
-                    h->Head = tail;
-                    h->Tail = tail;
-                    head = tail;
+                    // Emptied: rather than a wrap record plus the record, which may not both fit.
+                    head = tail = RestartAtZero(h, data, offset, room, tail);
                     offset = 0;
                     room = capacity;
                     needed = size;
@@ -290,9 +285,21 @@ public static unsafe class Kmsg
 
             // Publish: the record is complete before Tail covers it.
             h->NextSeq = seq + 1;
-            h->Tail = tail + size;
+            Volatile.Write(ref h->Tail, tail + size);
             return seq;
         }
+    }
+
+    // An empty ring whose record does not fit before the end: both ends move to offset 0. The unused
+    // end is marked first and Tail moves before Head, so at every instant Head <= Tail and
+    // [Head, Tail) holds nothing but that wrap marker.
+    private static ulong RestartAtZero(KmsgHeader* h, byte* data, uint offset, uint room, ulong tail)
+    {
+        *(uint*)(data + offset) = 0;
+        tail += room;
+        Volatile.Write(ref h->Tail, tail);
+        Volatile.Write(ref h->Head, tail);
+        return tail;
     }
 
     // Moves Head past the oldest record (or wrap marker) and returns the new Head. A record that
@@ -317,7 +324,7 @@ public static unsafe class Kmsg
             next = tail;
             h->Dropped = h->Dropped + 1;
         }
-        h->Head = next;
+        Volatile.Write(ref h->Head, next);
         return next;
     }
 

@@ -29,7 +29,11 @@ static unsafe class Log
     public static void Warn(ref LogLine line) => Emit(ref line);
     public static void Emerg(ref LogLine line) => Emit(ref line);
 
-    public static void Info(string text)
+    public static void Info(string text) => EmitText(text);
+    public static void Warn(string text) => EmitText(text);
+    public static void Emerg(string text) => EmitText(text);
+
+    static void EmitText(string text)
     {
         LogLine l = default;
         l.Append(text);

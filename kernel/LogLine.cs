@@ -1,7 +1,6 @@
-// LogLine: one line of kernel log text, formatted into a fixed 256-byte buffer on the caller's stack.
-// It plays the part of Linux's vsnprintf() under printk(): bounded, truncating, never allocating, so
-// it is safe on the crash path. As a C# interpolated string handler it lets call sites read like
-// $"smp: Brought up {nodes} node, {n} CPUs" or $"rip {rip:x16}" without string allocation.
+// LogLine: one log line formatted into a fixed 256-byte buffer on the caller's stack, as Linux's
+// vsnprintf() does for printk(): bounded, truncating, never allocating, so it is safe on the crash
+// path. As an interpolated string handler it lets call sites read $"rip {rip:x16}".
 using System;
 using System.Runtime.CompilerServices;
 

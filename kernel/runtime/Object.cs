@@ -23,14 +23,14 @@ namespace System
     public struct Void { }
     public struct Boolean { }
     public struct Char { }
-    public struct SByte { }
-    public struct Byte { }
-    public struct Int16 { }
-    public struct UInt16 { }
-    public struct Int32 { }
-    public struct UInt32 { }
-    public struct Int64 { }
-    public struct UInt64 { }
+    public struct SByte { public const sbyte MinValue = -128; public const sbyte MaxValue = 127; }
+    public struct Byte { public const byte MinValue = 0; public const byte MaxValue = 255; }
+    public struct Int16 { public const short MinValue = -32768; public const short MaxValue = 32767; }
+    public struct UInt16 { public const ushort MinValue = 0; public const ushort MaxValue = 65535; }
+    public struct Int32 { public const int MinValue = -2147483648; public const int MaxValue = 2147483647; }
+    public struct UInt32 { public const uint MinValue = 0; public const uint MaxValue = 4294967295; }
+    public struct Int64 { public const long MinValue = -9223372036854775808; public const long MaxValue = 9223372036854775807; }
+    public struct UInt64 { public const ulong MinValue = 0; public const ulong MaxValue = 18446744073709551615; }
     public struct Single { }
     public struct Double { }
 
@@ -73,6 +73,8 @@ namespace System
     public struct RuntimeFieldHandle { private IntPtr _value; }
 
     public abstract class Type { }
+    // ILCompiler asks for it when code compares object references (string == string, x == null).
+    internal sealed class RuntimeType : Type { }
     public abstract class Delegate { }
     public abstract class MulticastDelegate : Delegate { }
 

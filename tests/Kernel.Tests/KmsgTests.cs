@@ -142,6 +142,23 @@ public class KmsgTests
     }
 
     [Fact]
+    public void RecordThatFitsOnlyAfterEmptyingTheRing_RestartsAtOffsetZero()
+    {
+        var area = NewRing(64);                        // one 40-byte record leaves 24 bytes at the end
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.Equal((ulong)i, Append(area, (ulong)i, "sixteen chars " + (i % 10) + "!"));
+            var all = ReadAll(area, out bool corrupt);
+            Assert.False(corrupt);
+            Assert.Equal([((ulong)i, (ulong)i, "sixteen chars " + (i % 10) + "!")], all);
+            var h = Header(area);
+            Assert.Equal((ulong)i, h.Dropped);
+            Assert.Equal(40UL, h.Tail - h.Head);
+            Assert.Equal(0UL, h.Head % 64);            // always restarted at the start of the area
+        }
+    }
+
+    [Fact]
     public void LongText_IsCutTo1024Bytes()
     {
         var area = NewRing(8192);

@@ -1,0 +1,14 @@
+// Interrupt vectors the kernel uses above the exceptions. The APIC's own vectors sit at the top,
+// as in Linux (LOCAL_TIMER_VECTOR 0xec, REBOOT_VECTOR 0xf8, ERROR_APIC_VECTOR 0xfe, SPURIOUS 0xff).
+static class Vectors
+{
+    public const int ApicTimer = 0xEC;
+    /// <summary>A fixed IPI that only wakes a halted CPU (an AP tells the boot CPU it is online).</summary>
+    public const int Wakeup = 0xF0;
+    /// <summary>selftest=ipi's fixed-vector IPI.</summary>
+    public const int Selftest = 0xF1;
+    /// <summary>smp_send_stop's first try: stop with a fixed vector (reboot and power-off only).</summary>
+    public const int Reboot = 0xF8;
+    public const int ApicError = 0xFE;
+    public const int Spurious = 0xFF;
+}

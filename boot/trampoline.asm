@@ -1,0 +1,130 @@
+; The AP start-up trampoline. SmpBoot.cs copies [trampoline_start, trampoline_end) to a free page
+; below 1 MiB and sends INIT-SIPI-SIPI with that page as the vector: the AP starts here in real
+; mode at CS = page >> 4, IP = 0 (SDM Vol. 3A 9.4.4, 10.6.1 "Startup IPI"). It enters protected
+; mode, then long mode on the kernel's own page tables, and jumps to ap_entry64 in the kernel.
+; It writes nothing: SmpBoot.cs patches the GDT base, the far pointers, CR3 and the entry point
+; into the copy before any AP starts, so many APs can run it at once (parallel bring-up).
+%include "layout.inc"
+
+extern ap_main, enable_sse
+
+%define OFF(label) (label - trampoline_start)
+
+section .rodata
+align 4096
+global trampoline_start, trampoline_end
+global tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64
+
+bits 16
+trampoline_start:
+    cli
+    cld
+    mov ax, cs
+    mov ds, ax
+    xor ebx, ebx
+    mov bx, ax
+    shl ebx, 4                          ; ebx = physical base of this page, kept to the end
+    lgdt [OFF(tr_gdtr)]
+    mov eax, cr0
+    or eax, 1                           ; PE
+    mov cr0, eax
+    jmp dword far [OFF(tr_far32)]
+
+bits 32
+tr_pm32:
+    mov ax, 0x18
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov eax, cr4
+    or eax, 1 << 5                      ; PAE
+    mov cr4, eax
+    mov eax, [ebx + OFF(tr_cr3)]
+    mov cr3, eax
+    mov ecx, 0xC0000080                 ; EFER: LME, NXE
+    rdmsr
+    or eax, (1 << 8) | (1 << 11)
+    wrmsr
+    mov eax, cr0
+    or eax, (1 << 31) | 1               ; PG
+    mov cr0, eax
+    jmp far [ebx + OFF(tr_far64)]
+
+bits 64
+tr_lm64:
+    mov ax, 0x18
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov ebx, ebx                        ; upper halves are undefined after the mode switch
+    mov rax, [rbx + OFF(tr_entry)]
+    jmp rax
+
+align 8
+tr_gdt:
+    dq 0
+    dq 0x00CF9A000000FFFF               ; 0x08: 32-bit code
+    dq 0x00AF9A000000FFFF               ; 0x10: 64-bit code (the kernel's selector too)
+    dq 0x00CF92000000FFFF               ; 0x18: data
+tr_gdtr:
+    dw 4 * 8 - 1
+tr_gdtr_base:
+    dd 0                                ; patched: page + OFF(tr_gdt)
+align 4
+tr_far32:
+    dd 0                                ; patched: page + OFF(tr_pm32)
+    dw 0x08
+align 4
+tr_far64:
+    dd 0                                ; patched: page + OFF(tr_lm64)
+    dw 0x10
+align 8
+tr_cr3:
+    dq 0                                ; patched: the kernel's PML4
+tr_entry:
+    dq 0                                ; patched: ap_entry64
+trampoline_end:
+
+; Long mode, on the trampoline's GDT, no stack yet. Find this CPU's slot by its initial APIC ID
+; (CPUID.1:EBX[31:24]; QEMU's TCG has no x2APIC) in the table SmpBoot.cs filled before the SIPIs,
+; then take that slot's stack and per-CPU pointer. An AP not in the table halts for good.
+section .text
+global ap_entry64
+ap_entry64:
+    mov eax, 1
+    cpuid
+    shr ebx, 24
+    lea rsi, [rel smp_ap_apic_ids]
+    xor ecx, ecx
+.find:
+    cmp ecx, MAX_CPUS
+    jae .unknown
+    cmp [rsi + rcx * 4], ebx
+    je .found
+    inc ecx
+    jmp .find
+.found:
+    lea rsi, [rel smp_ap_stack_tops]
+    mov rsp, [rsi + rcx * 8]
+    lea rsi, [rel smp_ap_percpu]
+    mov rax, [rsi + rcx * 8]
+    mov edx, eax
+    shr rax, 32
+    xchg rax, rdx                       ; edx:eax = per-CPU pointer
+    mov r12d, ecx
+    mov ecx, 0xC0000101                 ; GS base
+    wrmsr
+    call enable_sse
+    mov edi, r12d
+    call ap_main
+.unknown:
+    cli
+    hlt
+    jmp .unknown
+
+section .data
+global smp_ap_apic_ids, smp_ap_stack_tops, smp_ap_percpu
+align 8
+smp_ap_apic_ids:   times MAX_CPUS dd 0xFFFFFFFF
+smp_ap_stack_tops: times MAX_CPUS dq 0
+smp_ap_percpu:     times MAX_CPUS dq 0

@@ -1,0 +1,27 @@
+// Boot-time self-tests a QEMU test can ask for with selftest=: `ipi` has CPU 0 send a fixed-vector
+// IPI and then an NMI IPI to every other online CPU and counts the answers (bounded wait).
+static class Selftest
+{
+    const ulong AnswerBoundUs = 2_000_000;
+
+    public static void RunIfRequested()
+    {
+        if (Params.Current.Selftest != SelftestType.Ipi) return;
+        int others = SmpBoot.OnlineCount - 1;
+        int fixedBefore = Interrupts.SelftestIpisReceived, nmiBefore = Nmi.Received;
+        Ipi.SendFixedAllButSelf(Vectors.Selftest);
+        int fixedGot = WaitForCount(ref fixedBefore, others, false);
+        Ipi.SendNmiAllButSelf();
+        int nmiGot = WaitForCount(ref nmiBefore, others, true);
+        Log.Info($"selftest: ipi: {fixedGot} of {others} CPUs took the fixed IPI, {nmiGot} of {others} the NMI IPI");
+    }
+
+    static int WaitForCount(ref int before, int expected, bool nmi)
+    {
+        ulong deadline = Clock.DeadlineAfterUs(AnswerBoundUs);
+        int got;
+        while ((got = (nmi ? Nmi.Received : Interrupts.SelftestIpisReceived) - before) < expected && !Clock.Passed(deadline))
+            Idle.HaltBriefly(1000);
+        return got;
+    }
+}
