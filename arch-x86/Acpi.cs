@@ -1,0 +1,641 @@
+// ACPI table discovery (ACPI 6.5 section 5.2): find the RSDP, walk the RSDT or XSDT, verify the
+// tables this kernel uses and hand the MADT, FADT and DSDT to AcpiMadt.cs and AcpiFadt.cs. Mirrors
+// ACPICA's tbxfroot.c (RSDP search) and tbutils.c (root table walk) and Linux's table listing.
+// Pure logic: every read goes through a PhysicalWindow, so host tests run it over fake memory and
+// no table, however corrupt, makes the kernel read outside the window or loop.
+
+/// <summary>
+/// Physical memory the parser may read: [Start, Start + Length), readable at Base. The kernel passes
+/// its identity map without page 0 (<see cref="Identity"/>(0x1000, 4 GiB)); host tests point Base at
+/// a buffer that stands for some fake physical range.
+/// </summary>
+public unsafe struct PhysicalWindow
+{
+    public byte* Base;
+    public ulong Start, Length;
+
+    public PhysicalWindow(byte* @base, ulong start, ulong length)
+    {
+        Base = @base;
+        Start = start;
+        Length = length;
+    }
+
+    /// <summary>Identity-mapped physical memory [start, end): the pointer is the address.</summary>
+    public static PhysicalWindow Identity(ulong start, ulong end) => new PhysicalWindow((byte*)start, start, end > start ? end - start : 0);
+
+    /// <summary>Where [pa, pa + length) can be read, or null when any of it lies outside the window.</summary>
+    public readonly byte* Map(ulong pa, ulong length)
+    {
+        if (pa < Start) return null;
+        ulong offset = pa - Start;
+        if (offset > Length || length > Length - offset) return null;
+        return Base + offset;
+    }
+}
+
+/// <summary>A processor from the MADT, in MADT order.</summary>
+public struct AcpiCpu
+{
+    public uint ApicId;
+    /// <summary>The ACPI processor UID, which the NMI entries refer to.</summary>
+    public uint AcpiUid;
+    /// <summary>False: the MADT marks it online-capable, present but not started (ACPI 6.5 table 5.23).</summary>
+    public bool Enabled;
+    /// <summary>Listed by a local x2APIC entry (type 9) rather than a local APIC entry (type 0).</summary>
+    public bool X2Apic;
+}
+
+public struct AcpiIoApic
+{
+    public uint Id, Address, GsiBase;
+}
+
+/// <summary>A local APIC NMI entry (MADT type 4, or type 0xA for x2APIC): which LINT pin takes NMIs.</summary>
+public struct AcpiNmi
+{
+    /// <summary>The processor's ACPI UID, meaningful unless <see cref="AllProcessors"/>.</summary>
+    public uint AcpiUid;
+    public bool AllProcessors;
+    /// <summary>MPS INTI flags: bits 0-1 polarity, bits 2-3 trigger mode (ACPI 6.5 table 5.26).</summary>
+    public ushort Flags;
+    public byte Lint;
+    public bool X2Apic;
+}
+
+/// <summary>
+/// What the ACPI tables told us. No reference fields: the kernel keeps it in a static. Addresses of
+/// 0 mean "not found"; each section is meaningful only when its Valid flag is set.
+/// </summary>
+public unsafe struct AcpiInfo
+{
+    public const int MaxCpus = 64, MaxIoApics = 8, MaxNmis = 8;
+
+    public ulong RsdpAddress, RootAddress, MadtAddress, FadtAddress, DsdtAddress;
+    public byte RsdpRevision;
+    public bool RootIsXsdt;
+
+    // ---- MADT (ACPI 6.5 section 5.2.12) ----
+    public bool MadtValid;
+    public ulong LocalApicAddress;
+    /// <summary>Bit 0 PCAT_COMPAT: the machine also has 8259 PICs.</summary>
+    public uint MadtFlags;
+    /// <summary>Processors kept: enabled and online-capable ones, at most MaxCpus.</summary>
+    public int CpuCount;
+    /// <summary>Usable processors beyond MaxCpus: counted, not kept.</summary>
+    public int CpusOverLimit;
+    /// <summary>Processors neither enabled nor online-capable: ignored, as Linux does.</summary>
+    public int CpusDisabled;
+    public int IoApicCount, IoApicsOverLimit;
+    public int NmiCount, NmisOverLimit;
+
+    // ---- FADT (ACPI 6.5 section 5.2.9) ----
+    public bool FadtValid;
+    public byte FadtRevision;
+    public uint FadtLength, FadtFlags;
+    /// <summary>PM1a/PM1b control block I/O ports; 0 = absent.</summary>
+    public ushort Pm1aControl, Pm1bControl;
+    /// <summary>RESET_REG usable: RESET_REG_SUP set, the field present, system memory or I/O space.</summary>
+    public bool ResetValid;
+    /// <summary>Generic Address Structure space id: 0 system memory, 1 system I/O.</summary>
+    public byte ResetSpace;
+    public ulong ResetAddress;
+    public byte ResetValue;
+    /// <summary>RTC CMOS index of the century, 0 when the RTC has none.</summary>
+    public byte Century;
+
+    // ---- DSDT: \_S5 (ACPI 6.5 section 7.4.2) ----
+    public bool DsdtValid;
+    public bool S5Found;
+    public byte SlpTypA, SlpTypB;
+
+    fixed uint _cpuApicId[MaxCpus];
+    fixed uint _cpuUid[MaxCpus];
+    fixed byte _cpuFlags[MaxCpus];
+    fixed uint _ioApicId[MaxIoApics];
+    fixed uint _ioApicAddress[MaxIoApics];
+    fixed uint _ioApicGsiBase[MaxIoApics];
+    fixed uint _nmiUid[MaxNmis];
+    fixed ushort _nmiFlags[MaxNmis];
+    fixed byte _nmiLint[MaxNmis];
+    fixed byte _nmiKind[MaxNmis];
+
+    const byte CpuEnabled = 1, CpuX2Apic = 2, NmiAll = 1, NmiX2Apic = 2;
+
+    /// <summary>ACPI power-off is possible: a PM1a control port and a \_S5 package.</summary>
+    public readonly bool CanPowerOff => Pm1aControl != 0 && S5Found;
+
+    public readonly AcpiCpu Cpu(int i)
+    {
+        AcpiCpu c = default;
+        if ((uint)i >= (uint)CpuCount || i >= MaxCpus) return c;
+        c.ApicId = _cpuApicId[i];
+        c.AcpiUid = _cpuUid[i];
+        c.Enabled = (_cpuFlags[i] & CpuEnabled) != 0;
+        c.X2Apic = (_cpuFlags[i] & CpuX2Apic) != 0;
+        return c;
+    }
+
+    public readonly AcpiIoApic IoApic(int i)
+    {
+        AcpiIoApic a = default;
+        if ((uint)i >= (uint)IoApicCount || i >= MaxIoApics) return a;
+        a.Id = _ioApicId[i];
+        a.Address = _ioApicAddress[i];
+        a.GsiBase = _ioApicGsiBase[i];
+        return a;
+    }
+
+    public readonly AcpiNmi Nmi(int i)
+    {
+        AcpiNmi n = default;
+        if ((uint)i >= (uint)NmiCount || i >= MaxNmis) return n;
+        n.AcpiUid = _nmiUid[i];
+        n.Flags = _nmiFlags[i];
+        n.Lint = _nmiLint[i];
+        n.AllProcessors = (_nmiKind[i] & NmiAll) != 0;
+        n.X2Apic = (_nmiKind[i] & NmiX2Apic) != 0;
+        return n;
+    }
+
+    public readonly bool HasCpu(uint apicId)
+    {
+        for (int i = 0; i < CpuCount && i < MaxCpus; i++)
+            if (_cpuApicId[i] == apicId) return true;
+        return false;
+    }
+
+    internal void AddCpu(uint apicId, uint uid, bool enabled, bool x2apic)
+    {
+        if (CpuCount >= MaxCpus) { CpusOverLimit++; return; }
+        _cpuApicId[CpuCount] = apicId;
+        _cpuUid[CpuCount] = uid;
+        _cpuFlags[CpuCount] = (byte)((enabled ? CpuEnabled : 0) | (x2apic ? CpuX2Apic : 0));
+        CpuCount++;
+    }
+
+    internal void AddIoApic(uint id, uint address, uint gsiBase)
+    {
+        if (IoApicCount >= MaxIoApics) { IoApicsOverLimit++; return; }
+        _ioApicId[IoApicCount] = id;
+        _ioApicAddress[IoApicCount] = address;
+        _ioApicGsiBase[IoApicCount] = gsiBase;
+        IoApicCount++;
+    }
+
+    internal void AddNmi(uint uid, bool all, ushort flags, byte lint, bool x2apic)
+    {
+        if (NmiCount >= MaxNmis) { NmisOverLimit++; return; }
+        _nmiUid[NmiCount] = uid;
+        _nmiFlags[NmiCount] = flags;
+        _nmiLint[NmiCount] = lint;
+        _nmiKind[NmiCount] = (byte)((all ? NmiAll : 0) | (x2apic ? NmiX2Apic : 0));
+        NmiCount++;
+    }
+
+    /// <summary>Forgets every MADT result: a MADT that fails any check is not trusted at all.</summary>
+    internal void DropMadt()
+    {
+        MadtValid = false;
+        CpuCount = CpusOverLimit = CpusDisabled = 0;
+        IoApicCount = IoApicsOverLimit = 0;
+        NmiCount = NmisOverLimit = 0;
+    }
+}
+
+public enum AcpiLevel : byte { Info, Warning }
+
+/// <summary>
+/// The lines the parser has for the console, kept as data: the kernel prints them (Info through
+/// Log.Info, Warning through Log.Warn). Lines past <see cref="MaxLines"/> are counted in Dropped.
+/// </summary>
+public unsafe struct AcpiReport
+{
+    public const int MaxLines = 32;
+    /// <summary>Table listing lines ("ACPI: APIC 0x... (v01 ...)") kept at most, so warnings always have room.</summary>
+    public const int MaxListingLines = 16;
+
+    public int Count, Dropped;
+    /// <summary>Warnings seen, kept or dropped.</summary>
+    public int Warnings;
+    internal int ListingLines;
+
+    fixed byte _level[MaxLines];
+    fixed int _length[MaxLines];
+    fixed byte _text[MaxLines * LogLine.Capacity];
+
+    public readonly AcpiLevel Level(int i) => (uint)i < (uint)Count && i < MaxLines ? (AcpiLevel)_level[i] : AcpiLevel.Info;
+
+    public readonly LogLine Line(int i)
+    {
+        LogLine line = new LogLine(0, 0);
+        if ((uint)i >= (uint)Count || i >= MaxLines) return line;
+        int n = _length[i];
+        if (n < 0 || n > LogLine.Capacity) n = 0;
+        for (int k = 0; k < n; k++) line.AppendChar((char)_text[i * LogLine.Capacity + k]);
+        return line;
+    }
+
+    internal void Add(AcpiLevel level, scoped ref LogLine line)
+    {
+        if (level == AcpiLevel.Warning) Warnings++;
+        if (Count >= MaxLines) { Dropped++; return; }
+        System.ReadOnlySpan<byte> text = line.AsSpan();
+        int n = text.Length < LogLine.Capacity ? text.Length : LogLine.Capacity;
+        for (int k = 0; k < n; k++) _text[Count * LogLine.Capacity + k] = text[k];
+        _length[Count] = n;
+        _level[Count] = (byte)level;
+        Count++;
+    }
+}
+
+/// <summary>Finds and parses the tables; see the file comment.</summary>
+public static unsafe partial class Acpi
+{
+    /// <summary>Every ACPI table starts with this 36-byte header (ACPI 6.5 section 5.2.6).</summary>
+    public const int HeaderLength = 36;
+    /// <summary>No real table comes near this; a larger length is corruption, not something to checksum.</summary>
+    public const uint MaxTableLength = 16 << 20;
+
+    public const uint SigRsdt = 'R' | 'S' << 8 | 'D' << 16 | 'T' << 24, SigXsdt = 'X' | 'S' << 8 | 'D' << 16 | 'T' << 24,
+        SigMadt = 'A' | 'P' << 8 | 'I' << 16 | 'C' << 24, SigFadt = 'F' | 'A' << 8 | 'C' << 16 | 'P' << 24,
+        SigDsdt = 'D' | 'S' << 8 | 'D' << 16 | 'T' << 24;
+
+    // What each failure costs, appended to its warning.
+    internal const string NoSmp = "; using the boot CPU only";
+    internal const string NoPowerOffOrReset = ": no ACPI power-off or reset";
+    internal const string NoPowerOff = "; power-off falls back to isa-debug-exit";
+
+    /// <summary>
+    /// Finds the RSDP, then reads every table below it. <paramref name="ebdaSegment"/> is the word
+    /// at 0x40E of the BIOS data area, which the boot code saved before page 0 was unmapped.
+    /// </summary>
+    public static void Parse(in PhysicalWindow memory, uint ebdaSegment, ref AcpiInfo info, ref AcpiReport report)
+    {
+        info = default;
+        report = default;
+        ulong rsdp = FindRsdp(in memory, ebdaSegment, ref report);
+        if (rsdp == 0)
+        {
+            LogLine l = new LogLine(0, 0);
+            l.Append("ACPI: no RSDP found in the EBDA or 0xE0000-0xFFFFF; using the boot CPU only, no ACPI power-off or reset");
+            report.Add(AcpiLevel.Warning, ref l);
+            return;
+        }
+        ParseFromRsdp(in memory, rsdp, ref info, ref report);
+    }
+
+    // ---- RSDP (ACPI 6.5 section 5.2.5) -------------------------------------------------------------
+
+    const ulong BiosAreaStart = 0xE0000, BiosAreaEnd = 0x100000;
+    const int EbdaSearchLength = 1024, RsdpV1Length = 20, RsdpV2Length = 36;
+
+    /// <summary>
+    /// ACPI 6.5 section 5.2.5.1: the first KiB of the EBDA, then 0xE0000-0xFFFFF, on 16-byte
+    /// boundaries. A candidate needs the signature and a zero checksum over its first 20 bytes;
+    /// revision 2 and later also over Length bytes. A bad candidate is reported and the search goes
+    /// on. Returns the address, or 0.
+    /// </summary>
+    public static ulong FindRsdp(in PhysicalWindow memory, uint ebdaSegment, ref AcpiReport report)
+    {
+        // ACPICA takes the EBDA only above the BIOS data area; real ones sit just below 640 KiB.
+        ulong ebda = (ulong)(ebdaSegment & 0xFFFF) << 4;
+        if (ebda > 0x400)
+        {
+            for (ulong pa = ebda; pa < ebda + EbdaSearchLength; pa += 16)
+                if (IsRsdp(in memory, pa, ref report)) return pa;
+        }
+        for (ulong pa = BiosAreaStart; pa < BiosAreaEnd; pa += 16)
+            if (IsRsdp(in memory, pa, ref report)) return pa;
+        return 0;
+    }
+
+    static bool IsRsdp(in PhysicalWindow memory, ulong pa, ref AcpiReport report)
+    {
+        byte* p = memory.Map(pa, RsdpV1Length);
+        if (p == null || !SignatureIs(p, "RSD PTR ")) return false;
+        byte sum = Sum(p, RsdpV1Length);
+        if (sum != 0) { BadRsdp(pa, "checksum", p[8], sum, ref report); return false; }
+        if (p[15] < 2) return true;
+        byte* v2 = memory.Map(pa, RsdpV2Length);
+        uint length = v2 == null ? 0 : *(uint*)(v2 + 20);
+        byte* all = length >= RsdpV2Length && length <= 4096 ? memory.Map(pa, length) : null;
+        if (all == null)
+        {
+            LogLine l = new LogLine(0, 0);
+            l.Append("ACPI: RSDP at 0x"); l.AppendHex(pa, 8);
+            l.Append(": revision "); l.AppendDecimal((ulong)p[15]);
+            l.Append(" with unreadable length 0x"); l.AppendHex(length, 1); l.Append("; skipped");
+            report.Add(AcpiLevel.Warning, ref l);
+            return false;
+        }
+        sum = Sum(all, length);
+        if (sum != 0) { BadRsdp(pa, "extended checksum", all[32], sum, ref report); return false; }
+        return true;
+    }
+
+    static void BadRsdp(ulong pa, string which, byte stored, byte sum, ref AcpiReport report)
+    {
+        LogLine l = new LogLine(0, 0);
+        l.Append("ACPI: RSDP at 0x"); l.AppendHex(pa, 8);
+        l.Append(": "); l.Append(which); l.Append(" 0x"); l.AppendHex(stored, 2);
+        l.Append(" wrong, should be 0x"); l.AppendHex((byte)(stored - sum), 2); l.Append("; skipped");
+        report.Add(AcpiLevel.Warning, ref l);
+    }
+
+    // ---- RSDT / XSDT (ACPI 6.5 sections 5.2.7, 5.2.8) ---------------------------------------------
+
+    /// <summary>Reads the tables below a verified RSDP: the XSDT when revision >= 2 gives one, else the RSDT.</summary>
+    public static void ParseFromRsdp(in PhysicalWindow memory, ulong rsdpAddress, ref AcpiInfo info, ref AcpiReport report)
+    {
+        byte* rsdp = memory.Map(rsdpAddress, RsdpV1Length);
+        if (rsdp == null) return;
+        info.RsdpAddress = rsdpAddress;
+        info.RsdpRevision = rsdp[15];
+        uint rsdt = *(uint*)(rsdp + 16);
+        ulong xsdt = 0;
+        uint rsdpLength = RsdpV1Length;
+        if (rsdp[15] >= 2)
+        {
+            byte* v2 = memory.Map(rsdpAddress, RsdpV2Length);
+            if (v2 != null) { xsdt = *(ulong*)(v2 + 24); rsdpLength = *(uint*)(v2 + 20); }
+        }
+        LogLine l = new LogLine(0, 0);
+        l.Append("ACPI: RSDP 0x"); l.AppendFormatted(rsdpAddress, "X16");
+        l.Append(" "); l.AppendFormatted(rsdpLength, "X6");
+        l.Append(" (v"); l.AppendFormatted((uint)rsdp[15], "d2"); l.Append(" ");
+        AppendField(ref l, rsdp + 9, 6); l.Append(")");
+        report.ListingLines++;
+        report.Add(AcpiLevel.Info, ref l);
+
+        uint rootLength = 0;
+        byte* root = null;
+        if (xsdt != 0)
+        {
+            root = Table(in memory, xsdt, SigXsdt, "XSDT", rsdt != 0 ? "; using the RSDT" : NoSmp + ", no ACPI power-off or reset",
+                         ref report, out rootLength);
+            if (root != null) { info.RootAddress = xsdt; info.RootIsXsdt = true; }
+        }
+        if (root == null && rsdt != 0)
+        {
+            root = Table(in memory, rsdt, SigRsdt, "RSDT", NoSmp + ", no ACPI power-off or reset", ref report, out rootLength);
+            if (root != null) info.RootAddress = rsdt;
+        }
+        if (root == null)
+        {
+            if (xsdt == 0 && rsdt == 0)
+            {
+                l.Clear();
+                l.Append("ACPI: RSDP at 0x"); l.AppendHex(rsdpAddress, 8);
+                l.Append(" gives no RSDT or XSDT address; using the boot CPU only, no ACPI power-off or reset");
+                report.Add(AcpiLevel.Warning, ref l);
+            }
+            return;
+        }
+        ListTable(info.RootAddress, root, ref report);
+
+        // Each entry is the physical address of a table: 4 bytes in the RSDT, 8 in the XSDT.
+        // The first table of each signature is the one used, as ACPICA's AcpiGetTable(sig, 1) does.
+        uint entrySize = info.RootIsXsdt ? 8u : 4u;
+        uint entries = (rootLength - HeaderLength) / entrySize;
+        ulong madt = 0, fadt = 0;
+        for (uint i = 0; i < entries; i++)
+        {
+            byte* e = root + HeaderLength + i * entrySize;
+            ulong pa = info.RootIsXsdt ? *(ulong*)e : *(uint*)e;
+            if (pa == 0) continue;
+            byte* h = memory.Map(pa, HeaderLength);
+            if (h == null)
+            {
+                l.Clear();
+                l.Append("ACPI: "); l.Append(info.RootIsXsdt ? "XSDT" : "RSDT"); l.Append(" entry ");
+                l.AppendDecimal((ulong)i); l.Append(" points to 0x"); l.AppendHex(pa, 8);
+                l.Append(", outside readable memory; skipped");
+                report.Add(AcpiLevel.Warning, ref l);
+                continue;
+            }
+            ListTable(pa, h, ref report);
+            uint sig = *(uint*)h;
+            if (sig == SigMadt && madt == 0) madt = pa;
+            else if (sig == SigFadt && fadt == 0) fadt = pa;
+        }
+
+        uint length;
+        if (madt == 0)
+        {
+            l.Clear(); l.Append("ACPI: MADT missing"); l.Append(NoSmp);
+            report.Add(AcpiLevel.Warning, ref l);
+        }
+        else
+        {
+            byte* t = Table(in memory, madt, SigMadt, "MADT (APIC)", NoSmp, ref report, out length);
+            if (t != null) { info.MadtAddress = madt; ParseMadt(t, length, madt, ref info, ref report); }
+        }
+
+        if (fadt == 0)
+        {
+            l.Clear(); l.Append("ACPI: FADT missing"); l.Append(NoPowerOffOrReset);
+            report.Add(AcpiLevel.Warning, ref l);
+        }
+        else
+        {
+            byte* t = Table(in memory, fadt, SigFadt, "FADT (FACP)", NoPowerOffOrReset, ref report, out length);
+            if (t != null) { info.FadtAddress = fadt; ParseFadt(t, length, fadt, ref info, ref report); }
+        }
+
+        if (info.FadtValid && info.DsdtAddress != 0)
+        {
+            byte* t = Table(in memory, info.DsdtAddress, SigDsdt, "DSDT", NoPowerOff, ref report, out length);
+            if (t != null)
+            {
+                ListTable(info.DsdtAddress, t, ref report);
+                info.DsdtValid = true;
+                FindS5(t, length, ref info, ref report);
+            }
+        }
+        Summarize(ref info, ref report);
+    }
+
+    // ---- Table checks --------------------------------------------------------------------------
+
+    /// <summary>
+    /// The table at <paramref name="pa"/> when its signature, length and checksum are right; else
+    /// null, after a warning naming the table, the fault and <paramref name="consequence"/>.
+    /// </summary>
+    static byte* Table(in PhysicalWindow memory, ulong pa, uint signature, string name, string consequence,
+                       ref AcpiReport report, out uint length)
+    {
+        length = 0;
+        LogLine l = new LogLine(0, 0);
+        l.Append("ACPI: "); l.Append(name); l.Append(" at 0x"); l.AppendHex(pa, 8); l.Append(": ");
+        byte* h = memory.Map(pa, HeaderLength);
+        if (h == null)
+        {
+            l.Append("header outside readable memory");
+            return Reject(ref l, consequence, ref report);
+        }
+        if (*(uint*)h != signature)
+        {
+            l.Append("signature is \""); AppendField(ref l, h, 4); l.Append("\"");
+            return Reject(ref l, consequence, ref report);
+        }
+        uint len = *(uint*)(h + 4);
+        if (len < HeaderLength || len > MaxTableLength)
+        {
+            l.Append("length 0x"); l.AppendHex(len, 1);
+            l.Append(len < HeaderLength ? " is shorter than the 36-byte header" : " is implausible (over 16 MiB)");
+            return Reject(ref l, consequence, ref report);
+        }
+        byte* t = memory.Map(pa, len);
+        if (t == null)
+        {
+            l.Append("length 0x"); l.AppendHex(len, 1); l.Append(" runs outside readable memory");
+            return Reject(ref l, consequence, ref report);
+        }
+        byte sum = Sum(t, len);
+        if (sum != 0)
+        {
+            l.Append("checksum 0x"); l.AppendHex(t[9], 2);
+            l.Append(" wrong, should be 0x"); l.AppendHex((byte)(t[9] - sum), 2);
+            return Reject(ref l, consequence, ref report);
+        }
+        length = len;
+        return t;
+    }
+
+    static byte* Reject(ref LogLine l, string consequence, ref AcpiReport report)
+    {
+        l.Append(consequence);
+        report.Add(AcpiLevel.Warning, ref l);
+        return null;
+    }
+
+    /// <summary>Linux's table line: "ACPI: APIC 0x0000000003FE1AA4 000090 (v01 BOCHS  BXPC     00000001 BXPC 00000001)".</summary>
+    static void ListTable(ulong pa, byte* h, ref AcpiReport report)
+    {
+        if (report.ListingLines >= AcpiReport.MaxListingLines) { report.Dropped++; return; }
+        report.ListingLines++;
+        LogLine l = new LogLine(0, 0);
+        l.Append("ACPI: "); AppendField(ref l, h, 4);
+        l.Append(" 0x"); l.AppendFormatted(pa, "X16");
+        l.Append(" "); l.AppendFormatted(*(uint*)(h + 4), "X6");
+        l.Append(" (v"); l.AppendFormatted((uint)h[8], "d2"); l.Append(" ");
+        AppendField(ref l, h + 10, 6); l.Append(" ");
+        AppendField(ref l, h + 16, 8); l.Append(" ");
+        l.AppendFormatted(*(uint*)(h + 24), "X8"); l.Append(" ");
+        AppendField(ref l, h + 28, 4); l.Append(" ");
+        l.AppendFormatted(*(uint*)(h + 32), "X8"); l.Append(")");
+        report.Add(AcpiLevel.Info, ref l);
+    }
+
+    /// <summary>A fixed-width text field as printf's %-N.Ns prints it: up to a NUL, padded with spaces.</summary>
+    static void AppendField(ref LogLine l, byte* p, int width)
+    {
+        int n = 0;
+        while (n < width && p[n] != 0) { l.AppendChar((char)p[n]); n++; }
+        l.AppendSpaces(width - n);
+    }
+
+    static bool SignatureIs(byte* p, string signature)
+    {
+        for (int i = 0; i < signature.Length; i++)
+            if (p[i] != signature[i]) return false;
+        return true;
+    }
+
+    /// <summary>The byte sum ACPI checksums make zero.</summary>
+    static byte Sum(byte* p, uint length)
+    {
+        byte sum = 0;
+        for (uint i = 0; i < length; i++) sum += p[i];
+        return sum;
+    }
+
+    // ---- What the kernel prints when all went well --------------------------------------------
+
+    static void Summarize(ref AcpiInfo info, ref AcpiReport report)
+    {
+        LogLine l = new LogLine(0, 0);
+        if (info.MadtValid)
+        {
+            l.Append("ACPI: LAPIC address 0x"); l.AppendHex(info.LocalApicAddress, 8);
+            report.Add(AcpiLevel.Info, ref l);
+            for (int i = 0; i < info.NmiCount; i++) NmiLine(info.Nmi(i), ref report);
+            if (info.CpuCount > 0) CpuLine(ref info, ref report);
+        }
+        if (info.FadtValid)
+        {
+            l.Clear();
+            l.Append("ACPI: PM1a_CNT 0x"); l.AppendHex(info.Pm1aControl, 1);
+            if (info.Pm1bControl != 0) { l.Append(" PM1b_CNT 0x"); l.AppendHex(info.Pm1bControl, 1); }
+            if (info.ResetValid)
+            {
+                l.Append(", reset register 0x"); l.AppendHex(info.ResetAddress, 1);
+                l.Append(info.ResetSpace == GasSystemIo ? " (I/O)" : " (memory)");
+                l.Append(" value 0x"); l.AppendHex(info.ResetValue, 2);
+            }
+            else l.Append(", no reset register");
+            if (info.S5Found)
+            {
+                l.Append(", S5 SLP_TYP "); l.AppendDecimal((ulong)info.SlpTypA);
+                l.Append("/"); l.AppendDecimal((ulong)info.SlpTypB);
+            }
+            else l.Append(", no S5");
+            if (info.Century != 0) { l.Append(", century CMOS 0x"); l.AppendHex(info.Century, 2); }
+            report.Add(AcpiLevel.Info, ref l);
+        }
+    }
+
+    /// <summary>"ACPI: 4 CPUs (APIC IDs 0 1 2 3), 1 IOAPIC at 0xfec00000 (GSI 0)".</summary>
+    static void CpuLine(ref AcpiInfo info, ref AcpiReport report)
+    {
+        LogLine l = new LogLine(0, 0);
+        int enabled = 0;
+        for (int i = 0; i < info.CpuCount; i++) if (info.Cpu(i).Enabled) enabled++;
+        l.Append("ACPI: "); l.AppendDecimal((ulong)enabled); l.Append(enabled == 1 ? " CPU" : " CPUs");
+        AppendApicIds(ref l, ref info, true);
+        int notStarted = info.CpuCount - enabled;
+        if (notStarted > 0)
+        {
+            l.Append(", "); l.AppendDecimal((ulong)notStarted); l.Append(" online-capable");
+            AppendApicIds(ref l, ref info, false);
+        }
+        if (info.CpusDisabled > 0) { l.Append(", "); l.AppendDecimal((ulong)info.CpusDisabled); l.Append(" disabled"); }
+        if (info.CpusOverLimit > 0) { l.Append(", "); l.AppendDecimal((ulong)info.CpusOverLimit); l.Append(" over the limit of 64"); }
+        l.Append(", "); l.AppendDecimal((ulong)info.IoApicCount); l.Append(info.IoApicCount == 1 ? " IOAPIC" : " IOAPICs");
+        for (int i = 0; i < info.IoApicCount; i++)
+        {
+            AcpiIoApic a = info.IoApic(i);
+            l.Append(i == 0 ? " at 0x" : " 0x"); l.AppendHex(a.Address, 8);
+            l.Append(" (GSI "); l.AppendDecimal((ulong)a.GsiBase); l.Append(")");
+        }
+        report.Add(AcpiLevel.Info, ref l);
+    }
+
+    static void AppendApicIds(ref LogLine l, ref AcpiInfo info, bool enabled)
+    {
+        l.Append(" (APIC IDs");
+        for (int i = 0; i < info.CpuCount; i++)
+        {
+            AcpiCpu c = info.Cpu(i);
+            if (c.Enabled != enabled) continue;
+            l.Append(" "); l.AppendDecimal((ulong)c.ApicId);
+        }
+        l.Append(")");
+    }
+
+    /// <summary>Linux's acpi_table_print_madt_entry: "ACPI: LAPIC_NMI (acpi_id[0xff] dfl dfl lint[0x1])".</summary>
+    static void NmiLine(AcpiNmi n, ref AcpiReport report)
+    {
+        LogLine l = new LogLine(0, 0);
+        l.Append(n.X2Apic ? "ACPI: X2APIC_NMI (uid[0x" : "ACPI: LAPIC_NMI (acpi_id[0x");
+        l.AppendHex(n.AcpiUid, 2);
+        l.Append("] ");
+        l.Append(Polarity(n.Flags & 3)); l.Append(" "); l.Append(Trigger((n.Flags >> 2) & 3));
+        l.Append(" lint[0x"); l.AppendHex(n.Lint, 1); l.Append("])");
+        report.Add(AcpiLevel.Info, ref l);
+    }
+
+    static string Polarity(int p) => p == 0 ? "dfl" : p == 1 ? "high" : p == 3 ? "low" : "res";
+    static string Trigger(int t) => t == 0 ? "dfl" : t == 1 ? "edge" : t == 3 ? "level" : "res";
+}
