@@ -263,7 +263,7 @@ public static unsafe partial class Acpi
 
     // What each failure costs, appended to its warning.
     internal const string NoSmp = "; using the boot CPU only";
-    internal const string NoPowerOffOrReset = ": no ACPI power-off or reset";
+    internal const string NoPowerOffOrReset = "; no ACPI power-off or reset";
     internal const string NoPowerOff = "; power-off falls back to isa-debug-exit";
 
     /// <summary>
@@ -434,7 +434,7 @@ public static unsafe partial class Acpi
 
         if (fadt == 0)
         {
-            l.Clear(); l.Append("ACPI: FADT missing"); l.Append(NoPowerOffOrReset);
+            l.Clear(); l.Append("ACPI: FADT missing: no ACPI power-off or reset");
             report.Add(AcpiLevel.Warning, ref l);
         }
         else

@@ -1,8 +1,8 @@
 // Power-off and reboot. One exit-status mapping is used everywhere (README): QEMU status 0 = ACPI
-// S5 power-off (with the SMP work's ACPI tables); through isa-debug-exit at port 0x501 QEMU exits
+// S5 power-off; through isa-debug-exit at port 0x501 QEMU exits
 // with (v << 1) | 1: v = 0 (status 1) = clean power-off without ACPI, v = 1 (status 3) = a
-// failure the kernel detected. Reboot pulses the keyboard controller's reset line, so QEMU with
-// -no-reboot exits.
+// failure the kernel detected. Reboot uses the FADT's reset register, else pulses the keyboard
+// controller's reset line, so QEMU with -no-reboot exits.
 static unsafe class Power
 {
     const ushort DebugExitPort = 0x501;
@@ -13,6 +13,7 @@ static unsafe class Power
     {
         Log.Info("reboot: Power down");
         Cpu.DisableInterrupts();
+        Platform.AcpiPowerOff();
         Cpu.Outb(DebugExitPort, 0);
         Cpu.HaltForever();
     }
@@ -37,6 +38,7 @@ static unsafe class Power
     {
         Log.Info("reboot: Restarting system");
         Cpu.DisableInterrupts();
+        Platform.AcpiReset();
         // Wait (bounded) for the controller's input buffer to drain, then pulse reset.
         for (int i = 0; i < 100_000 && (Cpu.Inb(KeyboardStatus) & 0x02) != 0; i++) Cpu.Pause();
         Cpu.Outb(KeyboardStatus, KeyboardPulseReset);

@@ -257,16 +257,23 @@ public unsafe struct BootParamsReport
         return line;
     }
 
-    internal void AddUnknown(ReadOnlySpan<byte> name)
+    /// <summary>Linux lists an unknown parameter as given: the bare name, or name=value.</summary>
+    internal void AddUnknown(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, bool hasValue)
     {
         UnknownCount++;
         if (_unknownCut) return;
         int separator = _unknownLength > 0 ? 1 : 0;
+        int length = name.Length + (hasValue ? 1 + value.Length : 0);
         // Keep 4 bytes for " ..." so a cut list still says it was cut.
-        if (_unknownLength + separator + name.Length <= UnknownNamesCapacity - 4)
+        if (_unknownLength + separator + length <= UnknownNamesCapacity - 4)
         {
             if (separator != 0) _unknown[_unknownLength++] = (byte)' ';
             for (int i = 0; i < name.Length; i++) _unknown[_unknownLength++] = name[i];
+            if (hasValue)
+            {
+                _unknown[_unknownLength++] = (byte)'=';
+                for (int i = 0; i < value.Length; i++) _unknown[_unknownLength++] = value[i];
+            }
             return;
         }
         _unknownCut = true;
@@ -395,7 +402,7 @@ public static class BootParams
             if (arg.Name.IsEmpty) continue;
             if (!Find(arg.Name, out BootParam p))
             {
-                report.AddUnknown(arg.Name);
+                report.AddUnknown(arg.Name, arg.Value, arg.HasValue);
                 continue;
             }
             if (!Apply(p, arg.Value, arg.HasValue, ref values))

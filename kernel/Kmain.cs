@@ -20,7 +20,7 @@ static unsafe class Kmain
         Clock.MarkBoot(Cpu.Rdtsc());
         // The loader's block sits in low RAM the map calls free; copy it before anything else.
         bool parsed = magic == Multiboot.BootloaderMagic
-            && Multiboot.Parse((byte*)infoAddress, 0x1000, 0x1_0000_0000, ref s_bootInfo, ref s_bootTables);
+            && Multiboot.Parse(PhysicalWindow.Identity(0x1000, 0x1_0000_0000), infoAddress, ref s_bootInfo, ref s_bootTables);
         ReadOnlySpan<byte> args = parsed ? Multiboot.KernelArguments(CommandLineSpan) : default;
         // The floor for benchmarks: QEMU's own start-up and exit, with no kernel work in between.
         if (HasWord(args, "poweroff_at_entry"))
@@ -37,8 +37,11 @@ static unsafe class Kmain
         Banner(args);
         Params.Report();
         ShowMemoryMap();
+        Platform.Init();
+        Platform.BringUpCpus();
 
         s_bootComplete = true;
+        Selftest.RunIfRequested();
         Crashtest.RunIfRequested();
         PowerOffIfRequested();
         Log.Info("idle: nothing more to do; halting until an NMI");

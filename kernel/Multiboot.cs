@@ -1,7 +1,7 @@
 // The multiboot information block (Multiboot 0.6.96, section 3.3): memory map, command line and
 // modules, copied out of low memory at entry. QEMU leaves the block at 0x9500 and the map at
 // 0x9000, in RAM the map itself calls free, so nothing here may be read after boot reuses it.
-// Pure logic over raw pointers (host tests hand it a fake block); every length is bounded.
+// Pure logic over a physical-memory window (host tests hand it a fake one); every read is bounded.
 using System.Runtime.InteropServices;
 
 static unsafe class Multiboot
@@ -56,13 +56,15 @@ static unsafe class Multiboot
     }
 
     /// <summary>
-    /// Copies what the kernel keeps from the loader's block. `readable` bounds every pointer the
-    /// block holds (physical addresses are identity-mapped): anything outside [lo, hi) is ignored.
+    /// Copies what the kernel keeps from the loader's block at physical infoAddress. Every address
+    /// the block holds goes through the window (the kernel's identity map; a fake memory in host
+    /// tests), so a pointer outside it is ignored instead of followed.
     /// </summary>
-    public static bool Parse(byte* block, ulong readableLo, ulong readableHi, ref Info info, ref Tables tables)
+    public static bool Parse(PhysicalWindow memory, ulong infoAddress, ref Info info, ref Tables tables)
     {
         info = default;
-        if (!Readable((ulong)block, 52, readableLo, readableHi)) return false;
+        byte* block = memory.Map(infoAddress, 52);
+        if (block == null) return false;
         uint flags = *(uint*)block;
         info.Flags = flags;
         if ((flags & FlagMemory) != 0)
@@ -73,20 +75,20 @@ static unsafe class Multiboot
         if ((flags & FlagCmdline) != 0)
         {
             fixed (byte* cmdline = info.CommandLine)
-                info.CommandLineLength = CopyString(*(uint*)(block + 16), readableLo, readableHi, cmdline, CommandLineCapacity, out info.CommandLineTruncated);
+                info.CommandLineLength = CopyString(memory, *(uint*)(block + 16), cmdline, CommandLineCapacity, out info.CommandLineTruncated);
         }
         if ((flags & FlagModules) != 0)
         {
             uint count = *(uint*)(block + 20), addr = *(uint*)(block + 24);
             for (uint i = 0; i < count; i++)
             {
-                ulong entry = (ulong)addr + i * 16;
-                if (!Readable(entry, 16, readableLo, readableHi)) break;
+                byte* entry = memory.Map((ulong)addr + i * 16, 16);
+                if (entry == null) break;
                 if (info.ModuleCount == MaxModules) { info.ModulesDropped++; continue; }
                 Module* m = ModuleAt(ref tables, info.ModuleCount++);
                 m->Start = *(uint*)entry;
                 m->End = *(uint*)(entry + 4);
-                m->StringLength = CopyString(*(uint*)(entry + 8), readableLo, readableHi, m->String, ModuleStringCapacity, out _);
+                m->StringLength = CopyString(memory, *(uint*)(entry + 8), m->String, ModuleStringCapacity, out _);
             }
         }
         if ((flags & FlagMmap) != 0)
@@ -94,17 +96,18 @@ static unsafe class Multiboot
             uint length = *(uint*)(block + 44), addr = *(uint*)(block + 48);
             ulong p = addr, end = (ulong)addr + length;
             // Each entry: u32 size (not counting itself), u64 base, u64 length, u32 type.
-            while (p + 24 <= end && Readable(p, 24, readableLo, readableHi))
+            byte* e;
+            while (p + 24 <= end && (e = memory.Map(p, 24)) != null)
             {
-                uint size = *(uint*)p;
+                uint size = *(uint*)e;
                 if (size < 20) break;
                 if (info.RangeCount == MaxMemoryRanges) info.RangesDropped++;
                 else
                 {
                     MemoryRange* r = Range(ref tables, info.RangeCount++);
-                    r->Base = *(ulong*)(p + 4);
-                    r->Length = *(ulong*)(p + 12);
-                    r->Type = *(uint*)(p + 20);
+                    r->Base = *(ulong*)(e + 4);
+                    r->Length = *(ulong*)(e + 12);
+                    r->Type = *(uint*)(e + 20);
                 }
                 p += size + 4;
             }
@@ -112,18 +115,16 @@ static unsafe class Multiboot
         return true;
     }
 
-    static bool Readable(ulong addr, ulong size, ulong lo, ulong hi) => addr >= lo && addr < hi && size <= hi - addr;
-
-    static int CopyString(ulong addr, ulong lo, ulong hi, byte* dst, int capacity, out bool truncated)
+    static int CopyString(PhysicalWindow memory, ulong addr, byte* dst, int capacity, out bool truncated)
     {
         truncated = false;
         int n = 0;
-        while (Readable(addr + (ulong)n, 1, lo, hi))
+        byte* b;
+        while ((b = memory.Map(addr + (ulong)n, 1)) != null)
         {
-            byte b = *(byte*)(addr + (ulong)n);
-            if (b == 0) return n;
+            if (*b == 0) return n;
             if (n == capacity) { truncated = true; return n; }
-            dst[n++] = b;
+            dst[n++] = *b;
         }
         return n;
     }

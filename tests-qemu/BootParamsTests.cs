@@ -13,7 +13,7 @@ public class BootParamsTests
         using var vm = Kernel.Boot("panic=abc poweroff_after_ms=0");
         vm.Expect("Malformed boot parameter panic=abc: expected an integer; using 0");
         vm.Expect("reboot: Power down");
-        Assert.Equal(QemuExit.CleanPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }
 
     [Fact]
@@ -21,7 +21,7 @@ public class BootParamsTests
     {
         using var vm = Kernel.Boot("apic_extnmi=sometimes poweroff_after_ms=0");
         vm.Expect("Malformed boot parameter apic_extnmi=sometimes: expected bsp, all or none; using bsp");
-        Assert.Equal(QemuExit.CleanPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public class BootTests
         string cmdline = vm.Expect("Command line: ");
         Assert.EndsWith("Command line: poweroff_after_ms=0 loglevel_test_word=1", cmdline);
         Assert.DoesNotContain("kernel.elf", cmdline);   // the loader's first word (the image path) is skipped
-        Assert.Equal(QemuExit.CleanPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public class BootTests
         vm.Expect(new Regex(@"BIOS-e820: \[mem 0x0000000000100000-0x0000000003fdffff\] usable"));
         string module = vm.Expect("multiboot: module 0 at 0x");
         Assert.Contains("capture_args=1\"", module);
-        Assert.Equal(QemuExit.CleanPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public class BootTests
         var announced = vm.WaitForSerialLine("poweroff: powering off in 300 ms", Kernel.LineTimeout);
         var down = vm.WaitForSerialLine("reboot: Power down", Kernel.LineTimeout);
         Assert.True(down.Time - announced.Time >= TimeSpan.FromMilliseconds(250), $"powered off after {(down.Time - announced.Time).TotalMilliseconds} ms");
-        Assert.Equal(QemuExit.CleanPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }
 
     [Fact]

@@ -250,12 +250,13 @@ public class BootParamsTests
     }
 
     [Fact]
-    public void UnknownNames_AreCollectedIntoOneLineInOrder()
+    public void UnknownParameters_AreListedAsGivenOnOneLineInOrder()
     {
         var v = Parse("foo bar=1 apic_extnmi=all baz=\"x y\" quiet", out var report);
         Assert.Equal(ApicExtnmiMode.All, v.ApicExtnmi);
         Assert.Equal(4, report.UnknownCount);
-        Assert.Equal("Unknown kernel command line parameters \"foo bar baz quiet\", ignored", Unknown(report));
+        // Like Linux's print_unknown_bootoptions: bare names, and name=value (quotes removed) for the rest.
+        Assert.Equal("Unknown kernel command line parameters \"foo bar=1 baz=x y quiet\", ignored", Unknown(report));
         Assert.Equal(0, report.MalformedCount);
     }
 
@@ -263,7 +264,7 @@ public class BootParamsTests
     public void UnknownNames_AreMatchedExactlyNotByPrefixOrCase()
     {
         Parse("panic_on_oop PANIC=1 nr_cpus_x=2 apic_extnmi.x=1", out var report);
-        Assert.Equal("Unknown kernel command line parameters \"panic_on_oop PANIC nr_cpus_x apic_extnmi.x\", ignored", Unknown(report));
+        Assert.Equal("Unknown kernel command line parameters \"panic_on_oop PANIC=1 nr_cpus_x=2 apic_extnmi.x=1\", ignored", Unknown(report));
     }
 
     [Fact]

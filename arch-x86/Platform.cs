@@ -1,0 +1,88 @@
+// The machine as the firmware describes it: ACPI tables (CPUs, IOAPICs, power-off and reset),
+// the boot CPU's local APIC, masked IOAPICs, and the CPU numbering SMP bring-up uses. With
+// acpi=off or broken tables the kernel runs on the boot CPU alone and powers off through
+// isa-debug-exit, as the README's exit-status table says.
+static unsafe class Platform
+{
+    static AcpiInfo s_acpi;
+    static AcpiReport s_report;
+    static bool s_acpiUsed;
+
+    public static ref readonly AcpiInfo Acpi => ref s_acpi;
+    public static bool AcpiUsed => s_acpiUsed;
+
+    /// <summary>Identity-mapped physical memory below 4 GiB, page 0 excluded.</summary>
+    public static PhysicalWindow LowMemory => PhysicalWindow.Identity(0x1000, 0x1_0000_0000);
+
+    public static void Init()
+    {
+        if (Params.Current.Acpi == AcpiMode.Off)
+        {
+            Log.Info("ACPI: disabled (acpi=off); using the boot CPU only");
+        }
+        else
+        {
+            global::Acpi.Parse(LowMemory, (uint)KernelLayout.Get.BootEbdaSegment, ref s_acpi, ref s_report);
+            for (int i = 0; i < s_report.Count && i < AcpiReport.MaxLines; i++)
+            {
+                LogLine l = s_report.Line(i);
+                Log.Emit(ref l);
+            }
+            if (s_report.Dropped > 0) Log.Warn($"ACPI: {s_report.Dropped} more messages dropped");
+            s_acpiUsed = true;
+        }
+
+        LocalApic.DetectAndEnableMode();
+        uint bootApicId = LocalApic.ReadId();
+        LocalApic.Setup(0, Params.Current.ApicExtnmi);
+        LocalApic.CalibrateTimer();
+        Log.Info($"APIC: {(LocalApic.X2Apic ? "x2APIC" : "xAPIC")} mode, boot CPU APIC ID {bootApicId}, timer {LocalApic.TimerTicksPerMs} ticks/ms");
+
+        for (int i = 0; s_acpiUsed && i < s_acpi.IoApicCount && i < AcpiInfo.MaxIoApics; i++)
+        {
+            AcpiIoApic io = s_acpi.IoApic(i);
+            int pins = IoApic.MaskAll(io.Address);
+            Log.Info($"IOAPIC[{i}]: apic_id {io.Id}, address 0x{io.Address:x8}, GSI {io.GsiBase}-{io.GsiBase + (uint)pins - 1}, all masked");
+        }
+
+        uint* ids = stackalloc uint[AcpiInfo.MaxCpus];
+        int count = 0;
+        if (s_acpiUsed && s_acpi.MadtValid)
+        {
+            for (int i = 0; i < s_acpi.CpuCount && i < AcpiInfo.MaxCpus; i++)
+            {
+                AcpiCpu c = s_acpi.Cpu(i);
+                if (c.Enabled) ids[count++] = c.ApicId;
+            }
+        }
+        if (count == 0) ids[count++] = bootApicId;
+        SmpBoot.Init(bootApicId, ids, count, Params.Current.NrCpus);
+    }
+
+    public static void BringUpCpus()
+    {
+        ulong ebda = KernelLayout.Get.BootEbdaSegment << 4;
+        SmpBoot.BringUpSecondaries(ref Kmain.BootInfo, ref Kmain.BootTables, ebda, Params.Current.CpuInitUdelay);
+    }
+
+    /// <summary>ACPI S5 (QEMU then exits with status 0). Returns only if ACPI cannot power off.</summary>
+    public static void AcpiPowerOff()
+    {
+        if (!s_acpiUsed || !s_acpi.CanPowerOff) return;
+        ushort a = s_acpi.Pm1aControl;
+        Cpu.Outw(a, global::Acpi.Pm1ControlSleep(Cpu.Inw(a), s_acpi.SlpTypA));
+        if (s_acpi.Pm1bControl != 0)
+            Cpu.Outw(s_acpi.Pm1bControl, global::Acpi.Pm1ControlSleep(Cpu.Inw(s_acpi.Pm1bControl), s_acpi.SlpTypB));
+        Clock.Mdelay(100);
+    }
+
+    /// <summary>The FADT's reset register, when the FADT says it is supported. Returns if it did not reset.</summary>
+    public static void AcpiReset()
+    {
+        if (!s_acpiUsed || !s_acpi.ResetValid) return;
+        if (s_acpi.ResetSpace == global::Acpi.GasSystemIo) Cpu.Outb((ushort)s_acpi.ResetAddress, s_acpi.ResetValue);
+        else if (s_acpi.ResetSpace == global::Acpi.GasSystemMemory && s_acpi.ResetAddress < 0x1_0000_0000)
+            *(byte*)s_acpi.ResetAddress = s_acpi.ResetValue;
+        Clock.Mdelay(50);
+    }
+}
