@@ -18,6 +18,13 @@ static unsafe class Interrupts
                 Log.Info($"IPI received on CPU {PerCpuArea.ThisCpu}");
                 System.Threading.Interlocked.Increment(ref s_selftestIpis);
                 break;
+            case Vectors.Crashtest:
+                LocalApic.EndOfInterrupt();
+                Crashtest.RunOnThisCpu();
+                return;
+            case Vectors.Reboot:
+                SmpStop.StopThisCpu();
+                return;
             case Vectors.ApicError:
                 LocalApic.Write(ApicRegisters.ErrorStatus, 0);
                 Log.Warn($"APIC error on CPU{PerCpuArea.ThisCpu}: ESR 0x{LocalApic.Read(ApicRegisters.ErrorStatus):x2}");

@@ -14,6 +14,8 @@ unsafe struct PerCpu
     /// <summary>Nesting depth of hardware interrupts, NMIs and exceptions taken on interrupt stacks.</summary>
     public int InterruptDepth;
     public int InNmi;
+    public int SwallowNmi;
+    public ulong LastNmiRip;
     public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;

@@ -9,8 +9,10 @@ static unsafe class Power
     const ushort KeyboardStatus = 0x64;
     const byte KeyboardPulseReset = 0xFE;
 
+    /// <summary>kernel_power_off(): stop the other CPUs, then ACPI S5 (or isa-debug-exit).</summary>
     public static void Poweroff()
     {
+        SmpStop.StopOtherCpus();
         Log.Info("reboot: Power down");
         Cpu.DisableInterrupts();
         Platform.AcpiPowerOff();
@@ -33,6 +35,9 @@ static unsafe class Power
         Cpu.Outb(DebugExitPort, 1);
         Cpu.HaltForever();
     }
+
+    /// <summary>emergency_restart(): from panic, the other CPUs already stopped by the crash shootdown.</summary>
+    public static void EmergencyRestart() => Reboot();
 
     public static void Reboot()
     {

@@ -7,6 +7,8 @@ static class Vectors
     public const int Wakeup = 0xF0;
     /// <summary>selftest=ipi's fixed-vector IPI.</summary>
     public const int Selftest = 0xF1;
+    /// <summary>crashtest=: start this CPU's part of the scenario.</summary>
+    public const int Crashtest = 0xF2;
     /// <summary>smp_send_stop's first try: stop with a fixed vector (reboot and power-off only).</summary>
     public const int Reboot = 0xF8;
     public const int ApicError = 0xFE;

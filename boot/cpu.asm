@@ -253,9 +253,47 @@ this_cpu_ptr:
 ; under TCG). Only IPIs and NMIs wake it.
 global cpu_idle
 cpu_idle:
-    mov r12d, edi
-    add r12, 0xC0DE0000
+    mov r12d, 0xC0DE0000            ; 32-bit operations zero-extend: r12 = 0x00000000C0DE00nn
+    add r12d, edi
 .again:
     sti
     hlt
     jmp .again
+
+; capture_registers(TrapFrame* out): the caller's registers as a TrapFrame (arch-x86/TrapFrame.cs),
+; for a panic that has no interrupted frame (Linux: crash_setup_regs). RIP is the return address,
+; RSP the caller's stack pointer after the return; vector and error code are left zero.
+global capture_registers
+capture_registers:
+    mov [rdi + 0*8], r15
+    mov [rdi + 1*8], r14
+    mov [rdi + 2*8], r13
+    mov [rdi + 3*8], r12
+    mov [rdi + 4*8], r11
+    mov [rdi + 5*8], r10
+    mov [rdi + 6*8], r9
+    mov [rdi + 7*8], r8
+    mov [rdi + 8*8], rbp
+    mov [rdi + 9*8], rdi
+    mov [rdi + 10*8], rsi
+    mov [rdi + 11*8], rdx
+    mov [rdi + 12*8], rcx
+    mov [rdi + 13*8], rbx
+    mov [rdi + 14*8], rax
+    mov qword [rdi + 15*8], 0
+    mov qword [rdi + 16*8], 0
+    mov rax, [rsp]
+    mov [rdi + 17*8], rax           ; rip: where capture_registers returns to
+    mov ax, cs
+    movzx eax, ax
+    mov [rdi + 18*8], rax
+    pushfq
+    pop rax
+    mov [rdi + 19*8], rax
+    lea rax, [rsp + 8]
+    mov [rdi + 20*8], rax           ; rsp as the caller sees it after the call
+    mov ax, ss
+    movzx eax, ax
+    mov [rdi + 21*8], rax
+    mov rax, [rdi + 14*8]
+    ret

@@ -26,6 +26,7 @@ trampoline_start:
     shl ebx, 4                          ; ebx = physical base of this page, kept to the end
     lgdt [OFF(tr_gdtr)]
     mov eax, cr0
+    and eax, ~((1 << 30) | (1 << 29))   ; CD, NW: an AP comes out of INIT with caching disabled
     or eax, 1                           ; PE
     mov cr0, eax
     jmp dword far [OFF(tr_far32)]

@@ -23,6 +23,7 @@ public enum BootParam
     Acpi,
     CpuInitUdelay,
     Selftest,
+    NmiReason,
     Count,
 }
 
@@ -60,6 +61,14 @@ public enum SelftestType
 {
     None = -1,
     Ipi,
+}
+
+/// <summary>nmi_reason=: what the next read of the NMI reason port reports, for tests (QEMU never sets SERR or IOCHK).</summary>
+public enum NmiReasonOverride
+{
+    None = -1,
+    Serr,
+    Iochk,
 }
 
 /// <summary>crashtest=: the crash scenario a test boot asks for; same order as the table's words.</summary>
@@ -207,6 +216,8 @@ public unsafe struct KernelParams
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
     public readonly SelftestType Selftest
         => IsSet(BootParam.Selftest) ? (SelftestType)Value(BootParam.Selftest) : SelftestType.None;
+    public readonly NmiReasonOverride NmiReason
+        => IsSet(BootParam.NmiReason) ? (NmiReasonOverride)Value(BootParam.NmiReason) : NmiReasonOverride.None;
 }
 
 /// <summary>
@@ -342,6 +353,8 @@ public static class BootParams
             "Microseconds to wait after INIT before the SIPIs; 10000 restores the MP spec's delay"u8),
         BootParam.Selftest => ChoiceUnset("selftest"u8, "ipi"u8, "none"u8,
             "Boot-time self-test: ipi sends a fixed and an NMI IPI from CPU 0 to every other CPU"u8),
+        BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,
+            "Make the next NMI reason read report SERR or IOCHK, once, on the first CPU to read it (tests)"u8),
         _ => Row(default, BootParamType.Flag, 0, false, 0, 0, default, 0, default, default),
     };
 

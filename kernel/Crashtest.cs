@@ -1,8 +1,11 @@
-// Crash triggers for tests, modelled on Linux's LKDTM direct entries: `crashtest=NAME` makes the
-// kernel fail in a known way once boot is complete. Each fault happens at a named place (the asm
-// routines in boot/cpu.asm) so the oops can be checked against the symbol it must name.
+// Crash triggers for tests, modelled on Linux's LKDTM: `crashtest=NAME` makes a chosen CPU
+// (crashtest_cpu=, default 0) fail in a known way crashtest_delay_ms= after every CPU is online.
+// The multi-CPU scenarios replay the races Linux's panic/NMI fixes were made for: a victim that
+// cannot take interrupts (or is stuck in NMI context) while another CPU panics, an oops racing a
+// panic, two panics at once, and an NMI landing inside crash_kexec on the panicking CPU.
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using System.Threading;
 
 static unsafe class Crashtest
 {
@@ -10,20 +13,111 @@ static unsafe class Crashtest
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "crashtest_null_write")] static extern void NullWrite();
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "crashtest_gp")] static extern void GeneralProtection();
 
+    /// <summary>How long after the victim starts the other CPU panics (PANIC_STOP_IRQOFF, HARDLOCKUP, NMI_HANG).</summary>
+    const ulong PanickerLagUs = 100_000;
+    /// <summary>Lead time before the shared TSC deadline, so both CPUs are waiting for it when it comes.</summary>
+    const ulong RaceLeadUs = 20_000;
+
+    static CrashTestType s_test = CrashTestType.None;
+    static int s_victim = -1, s_panicker = -1;
+    static ulong s_victimStartTsc, s_panickerTsc;
+    static int s_nestedArmed, s_nestedSeen;
+    static ulong s_hardlockupCounter;
+
+    /// <summary>Boot CPU, once every CPU is online: choose the CPUs, then start the scenario.</summary>
     public static void RunIfRequested()
     {
         CrashTestType test = Params.Current.Crashtest;
         if (test == CrashTestType.None) return;
+        int victim = Params.Current.CrashtestCpu;
+        if (!SmpBoot.IsOnline(victim))
+        {
+            Log.Emerg($"crashtest: crashtest_cpu={victim} is not online ({SmpBoot.OnlineCount} CPUs); nothing done");
+            return;
+        }
+        int panicker = -1;
+        if (NeedsSecondCpu(test))
+        {
+            for (int cpu = 0; cpu < SmpBoot.PossibleCount && panicker < 0; cpu++)
+                if (cpu != victim && SmpBoot.IsOnline(cpu)) panicker = cpu;
+            if (panicker < 0)
+            {
+                LogLine n = default;
+                n.Append("crashtest: ");
+                Params.AppendValue(ref n, BootParam.Crashtest);
+                n.Append(" needs at least two CPUs; nothing done");
+                Log.Emit(ref n);
+                return;
+            }
+        }
+        ulong delayMs = (ulong)Params.Current.CrashtestDelayMs;
+        if (delayMs > 0)
+        {
+            ulong until = Clock.DeadlineAfterUs(delayMs * 1000);
+            while (!Clock.Passed(until)) Idle.HaltBriefly(10_000);
+        }
+
+        s_test = test;
+        s_victim = victim;
+        s_panicker = panicker;
+        s_victimStartTsc = Clock.DeadlineAfterUs(RaceLeadUs);
+        bool simultaneous = test == CrashTestType.OopsPanicRace || test == CrashTestType.DoublePanic;
+        s_panickerTsc = simultaneous ? s_victimStartTsc : s_victimStartTsc + (Clock.DeadlineAfterUs(PanickerLagUs) - Cpu.Rdtsc());
+        if (test == CrashTestType.NmiHang) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestHang);
+        if (test == CrashTestType.NestedNmiPanic) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestNested);
+
         LogLine l = default;
         l.Append("crashtest: performing ");
         Params.AppendValue(ref l, BootParam.Crashtest);
+        l.Append(" on CPU ");
+        l.AppendDecimal(victim);
+        if (panicker >= 0) { l.Append(", CPU "); l.AppendDecimal(panicker); l.Append(" panics"); }
         Log.Emit(ref l);
-        switch (test)
+
+        // Start the other CPUs' parts first: the boot CPU's own part may never return.
+        if (victim != 0) Ipi.SendFixed(victim, Vectors.Crashtest);
+        if (panicker > 0) Ipi.SendFixed(panicker, Vectors.Crashtest);
+        if (victim == 0 || panicker == 0) RunOnThisCpu();
+    }
+
+    static bool NeedsSecondCpu(CrashTestType t) =>
+        t == CrashTestType.PanicStopIrqoff || t == CrashTestType.Hardlockup || t == CrashTestType.NmiHang ||
+        t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic;
+
+    /// <summary>The crashtest IPI (and the boot CPU directly): play this CPU's part.</summary>
+    public static void RunOnThisCpu()
+    {
+        int me = PerCpuArea.ThisCpu;
+        if (me == s_panicker) PanickerPart();
+        else if (me == s_victim) VictimPart();
+    }
+
+    static void WaitForTsc(ulong tsc)
+    {
+        while ((long)(Cpu.Rdtsc() - tsc) < 0) Cpu.Pause();
+    }
+
+    static void PanickerPart()
+    {
+        Cpu.DisableInterrupts();
+        WaitForTsc(s_panickerTsc);
+        LogLine m = default;
+        m.Append("crashtest: ");
+        Params.AppendValue(ref m, BootParam.Crashtest);
+        Panic.KernelPanic(ref m, null);
+    }
+
+    static void VictimPart()
+    {
+        Cpu.DisableInterrupts();
+        WaitForTsc(s_victimStartTsc);
+        switch (s_test)
         {
             case CrashTestType.Panic:
                 Panic.KernelPanic("crashtest: PANIC");
                 break;
             case CrashTestType.Bug:
+            case CrashTestType.OopsPanicRace:
                 Ud2();
                 break;
             case CrashTestType.Exception:
@@ -38,13 +132,23 @@ static unsafe class Crashtest
             case CrashTestType.StackOverflow:
                 Recurse(0);
                 break;
-            default:
-                LogLine w = default;
-                w.Append("crashtest: scenario ");
-                Params.AppendValue(ref w, BootParam.Crashtest);
-                w.Append(" needs the SMP and panic work; ignored");
-                Log.Emit(ref w);
-                return;
+            case CrashTestType.PanicStopIrqoff:
+                SpinWithInterruptsOff();
+                break;
+            case CrashTestType.Hardlockup:
+                HardLockup();
+                break;
+            case CrashTestType.NmiHang:
+                // The handler (NmiHangHandler) never returns: this CPU stays in NMI context.
+                Ipi.SendNmi(PerCpuArea.ThisCpu);
+                SpinWithInterruptsOff();
+                break;
+            case CrashTestType.DoublePanic:
+                Panic.KernelPanic("crashtest: DOUBLE_PANIC");
+                break;
+            case CrashTestType.NestedNmiPanic:
+                Panic.KernelPanic("crashtest: NESTED_NMI_PANIC");
+                break;
         }
         LogLine f = default;
         f.Append("crashtest: ");
@@ -54,6 +158,20 @@ static unsafe class Crashtest
         Power.ExitFailure();
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void SpinWithInterruptsOff()
+    {
+        Cpu.DisableInterrupts();
+        while (true) Cpu.Pause();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void HardLockup()
+    {
+        Cpu.DisableInterrupts();
+        while (true) Volatile.Write(ref s_hardlockupCounter, Volatile.Read(ref s_hardlockupCounter) + 1);
+    }
+
     /// <summary>Eats the stack 512 bytes a call until the guard page below it faults.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     static int Recurse(int depth)
@@ -61,5 +179,35 @@ static unsafe class Crashtest
         byte* frame = stackalloc byte[512];
         for (int i = 0; i < 512; i += 64) frame[i] = (byte)depth;
         return Recurse(depth + 1) + frame[depth & 511];
+    }
+
+    /// <summary>NMI_HANG: the victim's NMI never returns and ignores the crash callback.</summary>
+    public static bool NmiHangHandler(TrapFrame* regs)
+    {
+        if (s_test != CrashTestType.NmiHang || PerCpuArea.ThisCpu != s_victim) return false;
+        Log.Emerg($"crashtest: CPU {s_victim} stuck in its NMI handler");
+        while (true) Cpu.Pause();
+    }
+
+    /// <summary>__crash_kexec's hook: NESTED_NMI_PANIC sends the panicking CPU an NMI right here.</summary>
+    public static void InsideCrashKexec()
+    {
+        if (s_test != CrashTestType.NestedNmiPanic || PerCpuArea.ThisCpu != s_victim) return;
+        if (Interlocked.Exchange(ref s_nestedArmed, 1) != 0) return;
+        Ipi.SendNmi(s_victim);
+        ulong deadline = Clock.DeadlineAfterUs(100_000);
+        while (Volatile.Read(ref s_nestedSeen) == 0 && !Clock.Passed(deadline)) Cpu.Pause();
+        Log.Emerg(Volatile.Read(ref s_nestedSeen) != 0
+            ? "crashtest: nested nmi_panic returned on the panicking CPU; the panic goes on"
+            : "crashtest: the nested NMI never arrived");
+    }
+
+    public static bool NestedNmiHandler(TrapFrame* regs)
+    {
+        if (Volatile.Read(ref s_nestedArmed) == 0 || PerCpuArea.ThisCpu != s_victim) return false;
+        Log.Emerg($"crashtest: NMI inside crash_kexec on CPU {s_victim}; calling nmi_panic");
+        Panic.NmiPanic(regs, "crashtest: nested NMI");
+        Volatile.Write(ref s_nestedSeen, 1);
+        return true;
     }
 }

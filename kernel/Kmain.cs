@@ -37,6 +37,7 @@ static unsafe class Kmain
         Banner(args);
         Params.Report();
         ShowMemoryMap();
+        Nmi.Init();
         Platform.Init();
         Platform.BringUpCpus();
 

@@ -9,20 +9,24 @@ static unsafe class Log
     // Spins before the console lock is given up on: about 50 ms of a busy holder under TCG.
     const long LockSpins = 2_000_000;
 
-    struct RingStorage { public fixed byte Bytes[RingBytes]; }
+    // The compiler aligns statics to their field types only: keep 8 spare bytes and align by hand.
+    struct RingStorage { public fixed byte Bytes[RingBytes + 8]; }
 
     static SpinLock s_lock;
     static RingStorage s_ring;   // the kmsg area: its header, then the records (kernel/Kmsg.cs)
     static bool s_ready;
 
     /// <summary>The log area's address, for VMCOREINFO and the dump readers.</summary>
-    public static byte* Area { get { fixed (byte* p = s_ring.Bytes) return p; } }
+    public static byte* Area { get { fixed (byte* p = s_ring.Bytes) return (byte*)(((ulong)p + 7) & ~7UL); } }
 
     static Span<byte> AreaSpan => new Span<byte>(Area, RingBytes);
+
+    public static ulong RecordCount => s_ready ? Kmsg.Count(AreaSpan) : 0;
 
     public static void Init()
     {
         s_ready = Kmsg.Init(AreaSpan);
+        if (!s_ready) Warn("printk: the kmsg ring could not be set up; the console alone keeps the log");
     }
 
     public static void Info(ref LogLine line) => Emit(ref line);

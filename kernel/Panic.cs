@@ -1,37 +1,48 @@
-// panic(): stop the machine on exactly one CPU and say why. panic_cpu is one atomic claimed by
-// compare-exchange, so a second CPU that panics stops itself instead of racing the first, and the
-// same CPU re-entering (a fault inside panic) carries on instead of deadlocking on itself.
-// Linux: kernel/panic.c (panic, panic_smp_self_stop).
+// panic() and nmi_panic(): stop the machine on exactly one CPU and say why (kernel/panic.c).
+// Order: claim panic_cpu; print; crash_kexec unless crash_kexec_post_notifiers; stop the other
+// CPUs the kdump way (their registers saved, always, image or not); panic notifiers; kmsg_dump;
+// crash_kexec if post_notifiers; then panic= decides: reboot after N s, at once, or halt.
 using System.Threading;
 
 static unsafe class Panic
 {
-    public const int PanicCpuInvalid = -1;
     public const int MessageCapacity = 256;
 
-    static int s_panicCpu = PanicCpuInvalid;
+    static PanicState s_state;
 
     /// <summary>The panic message, kept where a dump reader (gdb, the capture image) can find it.</summary>
     struct MessageBuffer { public fixed byte Bytes[MessageCapacity]; public int Length; }
     static MessageBuffer s_message;
 
-    public static int PanicCpu => Volatile.Read(ref s_panicCpu);
+    public static ref PanicState State => ref s_state;
+    public static int PanicCpu => s_state.PanicCpu;
+    public static bool InProgress => s_state.PanicCpu != PanicState.PanicCpuInvalid;
 
-    public static void KernelPanic(string message)
+    public static byte* MessageAddress { get { fixed (byte* p = s_message.Bytes) return p; } }
+    public static System.ReadOnlySpan<byte> Message => new System.ReadOnlySpan<byte>(MessageAddress, s_message.Length);
+
+    public static void KernelPanic(string message) => KernelPanic(message, null);
+
+    public static void KernelPanic(string message, TrapFrame* regs)
     {
         LogLine l = default;
         l.Append(message);
-        KernelPanic(ref l);
+        KernelPanic(ref l, regs);
     }
 
-    public static void KernelPanic(ref LogLine message)
+    /// <summary>
+    /// panic(). regs, when given, are what the CPU was doing when the NMI or fault hit; they go
+    /// into this CPU's crash note instead of the panic code's own registers.
+    /// </summary>
+    public static void KernelPanic(ref LogLine message, TrapFrame* regs)
     {
         Cpu.DisableInterrupts();
         int me = PerCpuArea.ThisCpu;
         // Claim the panic CPU first: only the winner may print, stop the others and reboot.
-        int old = Interlocked.CompareExchange(ref s_panicCpu, me, PanicCpuInvalid);
-        if (old != PanicCpuInvalid && old != me)
-            SmpSelfStop();
+        // A loser stops here with interrupts off; not being in NMI context, the shootdown NMI
+        // still reaches it and saves its registers.
+        if (s_state.ClaimPanic(me) == PanicClaim.OtherCpu)
+            PanicSmpSelfStop();
 
         SaveMessage(message.AsSpan());
         LogLine l = default;
@@ -39,16 +50,37 @@ static unsafe class Panic
         l.Append(message.AsSpan());
         Log.Emit(ref l);
 
+        TrapFrame own;
+        if (regs == null)
+        {
+            CrashNotes.CaptureRegisters(&own);
+            regs = &own;
+        }
+
+        bool postNotifiers = Params.Current.CrashKexecPostNotifiers;
+        if (!postNotifiers)
+            Kexec.CrashKexecLocked(regs);      // returns only without a capture image (or when the kexec lock is busy)
+
+        // Unlike Linux without kdump, every panic stops the others the kdump way, so their
+        // registers are saved and summarised whether or not a capture image is armed.
+        CrashShutdown.CrashSmpSendStop(regs);
+
+        PanicNotifiers.Call(Message);
+        KmsgDump.Dump(KmsgDumpReason.Panic);
+
+        if (postNotifiers)
+            Kexec.CrashKexecLocked(regs);
+
         int timeout = Params.Current.Panic;
         if (timeout > 0)
         {
-            Log.Info($"Rebooting in {timeout} seconds..");
+            Log.Emerg($"Rebooting in {timeout} seconds..");
             Clock.Mdelay((ulong)timeout * 1000);
-            Power.Reboot();
+            Power.EmergencyRestart();
         }
         else if (timeout < 0)
         {
-            Power.Reboot();
+            Power.EmergencyRestart();
         }
         LogLine end = default;
         end.Append("---[ end Kernel panic - not syncing: ");
@@ -58,16 +90,52 @@ static unsafe class Panic
         Cpu.HaltForever();
     }
 
-    /// <summary>After an oops: there is no process to kill, so every oops ends in panic.</summary>
-    public static void OnOops(TrapFrame* frame, bool inInterrupt)
+    /// <summary>
+    /// nmi_panic(): panic from NMI context. The first CPU panics; this same CPU again returns (its
+    /// panic is already under way); a CPU that lost to another must not spin with NMIs blocked and
+    /// lose its registers, so it saves them itself once the shootdown is issued (x86's
+    /// nmi_panic_self_stop), then halts.
+    /// </summary>
+    public static void NmiPanic(TrapFrame* regs, string message)
     {
-        KernelPanic(inInterrupt ? "Fatal exception in interrupt" : "Fatal exception");
+        int me = PerCpuArea.ThisCpu;
+        switch (s_state.ClaimPanic(me))
+        {
+            case PanicClaim.Won:
+                KernelPanic(message, regs);
+                return;
+            case PanicClaim.AlreadyMine:
+                return;
+            default:
+                NmiPanicSelfStop(regs);
+                return;
+        }
     }
 
-    /// <summary>A CPU that lost the panic race: interrupts off, halted for good (panic_smp_self_stop).</summary>
-    static void SmpSelfStop()
+    /// <summary>A CPU that lost the panic race outside NMI context: interrupts off, halted for good.</summary>
+    static void PanicSmpSelfStop()
     {
         Cpu.HaltForever();
+    }
+
+    /// <summary>Loops (NMIs blocked) until the crash callback can run; it saves the registers and never returns.</summary>
+    static void NmiPanicSelfStop(TrapFrame* regs)
+    {
+        while (true)
+        {
+            CrashShutdown.RunCrashIpiCallback(regs);
+            Cpu.Pause();
+        }
+    }
+
+    /// <summary>After an oops (die): there is no process to kill, so every oops ends in panic.</summary>
+    public static void OnOops(TrapFrame* regs, bool inInterrupt)
+    {
+        // Linux's kexec_should_crash(): every context here counts as pid 0, so a dump is taken at
+        // once unless the notifiers must run first.
+        if (!Params.Current.CrashKexecPostNotifiers)
+            Kexec.CrashKexec(regs);
+        KernelPanic(inInterrupt ? "Fatal exception in interrupt" : "Fatal exception", regs);
     }
 
     static void SaveMessage(System.ReadOnlySpan<byte> text)

@@ -38,6 +38,13 @@ sealed unsafe class AcpiMemory : IDisposable
 
     public PhysicalWindow Window => new PhysicalWindow(_base, Start, End - Start);
 
+    /// <summary>A window onto part of this memory, [start, end).</summary>
+    public PhysicalWindow Subwindow(ulong start, ulong end)
+    {
+        if (start < Start || end > End || end < start) throw new ArgumentOutOfRangeException(nameof(start));
+        return new PhysicalWindow(_base + (start - Start), start, end - start);
+    }
+
     /// <summary>The bytes at physical [pa, pa + length), writable.</summary>
     public Span<byte> At(ulong pa, int length)
     {

@@ -9,7 +9,12 @@ namespace Kernel.Tests;
 
 public class AcpiTests
 {
-    static List<uint> ApicIds(in AcpiInfo info) => Enumerable.Range(0, info.CpuCount).Select(i => info.Cpu(i).ApicId).ToList();
+    static List<uint> ApicIds(AcpiInfo info)
+    {
+        var ids = new List<uint>();
+        for (int i = 0; i < info.CpuCount; i++) ids.Add(info.Cpu(i).ApicId);
+        return ids;
+    }
 
     // ---- QEMU 7.2's own tables ---------------------------------------------------------------
 
@@ -196,6 +201,16 @@ public class AcpiTests
         Assert.Equal(0UL, r.Info.RsdpAddress);
         Assert.Equal("ACPI: no RSDP found in the EBDA or 0xE0000-0xFFFFF; using the boot CPU only, no ACPI power-off or reset",
                      Assert.Single(r.Warnings));
+    }
+
+    [Fact]
+    public void WindowHoldingOnlyPartOfTheBiosArea_StillFindsTheRsdp()
+    {
+        // The area cannot be mapped whole, so the scan maps paragraph by paragraph.
+        using var m = Machine();
+        var r = Parse(m.Subwindow(0xF5000, MemoryEnd), EbdaSegment);
+        Assert.Equal(RsdpAt, r.Info.RsdpAddress);
+        Assert.Equal(3, r.Info.CpuCount);
     }
 
     [Fact]

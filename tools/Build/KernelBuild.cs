@@ -116,7 +116,8 @@ public static class KernelBuild
         var all = ElfSymbols.Read(elf);
         ulong lo = all.First(s => s.Name == "__text_start").Address;
         ulong hi = all.First(s => s.Name == "__text_end").Address;
-        return all.Where(s => s.Address >= lo && s.Address < hi && !s.Name.StartsWith("__text_") && !s.Name.StartsWith("_lsda"))
+        // NASM's local labels (cpu_idle.again) would split their function in two: leave them out.
+        return all.Where(s => s.Address >= lo && s.Address < hi && !s.Name.StartsWith("__text_") && !s.Name.StartsWith("_lsda") && !s.Name.Contains('.'))
                   .OrderBy(s => s.Address).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
     }
 

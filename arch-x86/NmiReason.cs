@@ -1,0 +1,26 @@
+// The NMI reason port (0x61, "System Control Port B"): bit 7 = SERR (PCI system error / memory
+// parity), bit 6 = IOCHK (I/O channel check); anything else is an "unknown" NMI. Writing the low
+// nibble back with bit 2 (SERR) or bit 3 (IOCHK) set clears and disables that source. Pure logic;
+// Linux: arch/x86/include/asm/mach_traps.h, arch/x86/kernel/nmi.c.
+static class NmiReason
+{
+    public const ushort Port = 0x61;
+    public const byte Serr = 0x80, Iochk = 0x40, Mask = Serr | Iochk;
+    public const byte ClearMask = 0x0F, ClearSerr = 0x04, ClearIochk = 0x08;
+
+    public enum Kind { Unknown, Serr, Iochk, Both }
+
+    public static Kind Decode(byte reason)
+    {
+        bool serr = (reason & Serr) != 0, iochk = (reason & Iochk) != 0;
+        if (serr && iochk) return Kind.Both;
+        if (serr) return Kind.Serr;
+        return iochk ? Kind.Iochk : Kind.Unknown;
+    }
+
+    /// <summary>The value to write to the port to clear (and disable) a source.</summary>
+    public static byte ClearSerrValue(byte reason) => (byte)((reason & ClearMask) | ClearSerr);
+    public static byte ClearIochkValue(byte reason) => (byte)((reason & ClearMask) | ClearIochk);
+    /// <summary>After the IOCHK pulse: the low nibble with IOCHK re-enabled.</summary>
+    public static byte ReenableIochkValue(byte reason) => (byte)(reason & ClearMask & ~ClearIochk);
+}

@@ -1,0 +1,61 @@
+// Per-CPU crash notes: one buffer per CPU holding an ELF NT_PRSTATUS note (name "CORE") with the
+// registers the CPU was stopped with, followed by a zero terminator note, as Linux's crash_notes
+// (kernel/crash_core.c crash_save_cpu). A CPU that never answered keeps a buffer that holds only
+// the terminator: readers drop it, and gdb never sees a thread at RIP 0.
+using System;
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+static unsafe class CrashNotes
+{
+    public const int BufferSize = CrashNote.BufferSize;
+
+    struct Storage { public fixed byte Bytes[PerCpuArea.MaxCpus * BufferSize]; }
+    struct Stamps { public fixed ulong Tsc[PerCpuArea.MaxCpus]; }
+
+    static Storage s_notes;
+    static Stamps s_savedAt;
+
+    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "capture_registers")]
+    public static extern void CaptureRegisters(TrapFrame* frame);
+
+    public static byte* Buffer(int cpu)
+    {
+        fixed (byte* p = s_notes.Bytes) return p + cpu * BufferSize;
+    }
+
+    public static Span<byte> BufferSpan(int cpu) => new Span<byte>(Buffer(cpu), BufferSize);
+
+    /// <summary>TSC when the CPU's note was written, 0 if it never was.</summary>
+    public static ulong SavedAt(int cpu)
+    {
+        fixed (ulong* t = s_savedAt.Tsc) return t[cpu];
+    }
+
+    /// <summary>crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its note.</summary>
+    public static void Save(int cpu, TrapFrame* f)
+    {
+        if ((uint)cpu >= PerCpuArea.MaxCpus) return;
+        PrStatusRegs r = default;
+        r[UserReg.R15] = f->R15; r[UserReg.R14] = f->R14; r[UserReg.R13] = f->R13; r[UserReg.R12] = f->R12;
+        r[UserReg.Rbp] = f->Rbp; r[UserReg.Rbx] = f->Rbx; r[UserReg.R11] = f->R11; r[UserReg.R10] = f->R10;
+        r[UserReg.R9] = f->R9; r[UserReg.R8] = f->R8; r[UserReg.Rax] = f->Rax; r[UserReg.Rcx] = f->Rcx;
+        r[UserReg.Rdx] = f->Rdx; r[UserReg.Rsi] = f->Rsi; r[UserReg.Rdi] = f->Rdi;
+        r[UserReg.OrigRax] = 0xFFFF_FFFF_FFFF_FFFF;    // not a system call
+        r[UserReg.Rip] = f->Rip; r[UserReg.Cs] = f->Cs; r[UserReg.Eflags] = f->Rflags;
+        r[UserReg.Rsp] = f->Rsp; r[UserReg.Ss] = f->Ss;
+        r[UserReg.GsBase] = (ulong)PerCpuArea.Get(cpu);
+        r[UserReg.Ds] = Gdt.KernelData; r[UserReg.Es] = Gdt.KernelData;
+        // pr_pid = CPU + 1: gdb makes one thread per note only when each pid is distinct and non-zero.
+        CrashNote.Write(BufferSpan(cpu), cpu + 1, in r);
+        fixed (ulong* t = s_savedAt.Tsc) t[cpu] = Cpu.Rdtsc();
+    }
+
+    /// <summary>Reads a CPU's note back: false when the buffer holds no note (the CPU never answered).</summary>
+    public static bool Read(int cpu, out PrStatusRegs regs)
+    {
+        regs = default;
+        if ((uint)cpu >= PerCpuArea.MaxCpus) return false;
+        return CrashNote.Read(BufferSpan(cpu), out int pid, out regs) && pid == cpu + 1;
+    }
+}

@@ -1,0 +1,47 @@
+// Reads the panicking CPU's summary lines ("crash: CPU %d apic %d rip %s+0x%x/0x%x rsp %016lx r12
+// %016lx" or "crash: CPU %d missing") back into records the tests can check.
+using System.Text.RegularExpressions;
+using Nmidump.Qemu;
+using Xunit;
+
+namespace Nmidump.QemuTests;
+
+public sealed record CpuSummary(int Cpu, int Apic, string Function, ulong Offset, ulong Size, ulong Rsp, ulong R12);
+
+public static class CrashSummary
+{
+    static readonly Regex Line = new(@"^crash: CPU (\d+) apic (\d+) rip (\S+)\+0x([0-9a-f]+)/0x([0-9a-f]+) rsp ([0-9a-f]{16}) r12 ([0-9a-f]{16})$");
+    static readonly Regex Missing = new(@"^crash: CPU (\d+) missing$");
+
+    public static Dictionary<int, CpuSummary> Read(QemuMachine vm)
+    {
+        var result = new Dictionary<int, CpuSummary>();
+        foreach (var m in vm.Messages().Select(x => Line.Match(x)).Where(m => m.Success))
+        {
+            int cpu = int.Parse(m.Groups[1].Value);
+            Assert.False(result.ContainsKey(cpu), $"CPU {cpu} summarised twice: the other CPUs were stopped more than once");
+            result[cpu] = new CpuSummary(cpu, int.Parse(m.Groups[2].Value), m.Groups[3].Value,
+                Convert.ToUInt64(m.Groups[4].Value, 16), Convert.ToUInt64(m.Groups[5].Value, 16),
+                Convert.ToUInt64(m.Groups[6].Value, 16), Convert.ToUInt64(m.Groups[7].Value, 16));
+        }
+        return result;
+    }
+
+    public static IReadOnlyList<int> MissingCpus(QemuMachine vm) =>
+        vm.Messages().Select(x => Missing.Match(x)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).ToList();
+
+    /// <summary>Waits until the summary has a line (note or missing) for every CPU.</summary>
+    public static Dictionary<int, CpuSummary> WaitForAll(QemuMachine vm, int cpus)
+    {
+        for (int cpu = 0; cpu < cpus; cpu++)
+            vm.Expect(new Regex($@"^\[\s*\d+\.\d+\] crash: CPU {cpu} (apic|missing)"));
+        return Read(vm);
+    }
+
+    /// <summary>The CPU's registers are its own, taken in the idle loop: RIP in cpu_idle, r12 = 0xC0DE0000 + CPU.</summary>
+    public static void AssertIdle(CpuSummary s)
+    {
+        Assert.Equal("cpu_idle", s.Function);
+        Assert.Equal(0xC0DE0000UL + (ulong)s.Cpu, s.R12);
+    }
+}

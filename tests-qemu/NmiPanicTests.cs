@@ -1,0 +1,179 @@
+// The heart of the project, in QEMU: Linux's panic / NMI semantics after the Kawai series. One
+// test per seed behaviour; each checks that exactly one CPU panics and whose registers were saved.
+using System.Text.RegularExpressions;
+using Nmidump.Qemu;
+using Xunit;
+
+namespace Nmidump.QemuTests;
+
+public class NmiPanicTests
+{
+    const string PanicLine = "Kernel panic - not syncing";
+    static readonly Regex Uhhuh = new(@"^Uhhuh\. NMI received for unknown reason [0-9a-f]{2} on CPU (\d+)\.$");
+
+    static QemuMachine BootAndWaitIdle(string append, int smp)
+    {
+        var vm = Kernel.Boot(append, smp: smp, timeoutSeconds: 90);
+        vm.Expect($"smp: Brought up 1 node, {smp} CPU");
+        vm.Expect("idle: nothing more to do");
+        return vm;
+    }
+
+    [Fact]
+    public void UnknownNmiBroadcast_SavesEveryCpusRegisters()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=all unknown_nmi_panic", smp: 4);
+        vm.Qmp.InjectNmi();
+        vm.Expect($"{PanicLine}: NMI: Not continuing");
+        var notes = CrashSummary.WaitForAll(vm, 4);
+        vm.Expect("---[ end Kernel panic");
+        Assert.Equal(1, vm.CountStarting(PanicLine));
+        Assert.Empty(CrashSummary.MissingCpus(vm));
+        // The CPUs that lost the race were looping in NMI context; the winner's own note holds the
+        // interrupted registers too, not its panic path.
+        for (int cpu = 0; cpu < 4; cpu++) CrashSummary.AssertIdle(notes[cpu]);
+        Assert.Equal(4, vm.Messages().Count(m => Uhhuh.IsMatch(m)));
+    }
+
+    [Fact]
+    public void ApicExtnmiBsp_OnlyCpu0SeesTheNmi_AndWithoutUnknownNmiPanicTheKernelContinues()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=bsp", smp: 4);
+        vm.Qmp.InjectNmi();
+        vm.Expect("Dazed and confused, but trying to continue");
+        Thread.Sleep(1000);
+        var cpus = vm.Messages().Select(m => Uhhuh.Match(m)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(["0"], cpus);
+        Assert.Equal(0, vm.CountStarting(PanicLine));
+        Assert.Equal("running", vm.Qmp.QueryStatus().Status);
+    }
+
+    [Fact]
+    public void ApicExtnmiBspWithUnknownNmiPanic_PanicsOnCpu0AndStopsTheOthersInIdle()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=bsp unknown_nmi_panic", smp: 4);
+        vm.Qmp.InjectNmi();
+        vm.Expect($"{PanicLine}: NMI: Not continuing");
+        var notes = CrashSummary.WaitForAll(vm, 4);
+        for (int cpu = 0; cpu < 4; cpu++) CrashSummary.AssertIdle(notes[cpu]);
+    }
+
+    [Fact]
+    public void ApicExtnmiNone_NoCpuSeesTheNmi()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=none unknown_nmi_panic", smp: 2);
+        vm.Qmp.InjectNmi();
+        Thread.Sleep(1500);
+        Assert.DoesNotContain(vm.Messages(), m => m.Contains("NMI received"));
+        Assert.Equal(0, vm.CountStarting(PanicLine));
+    }
+
+    [Fact]
+    public void IochkWithPanicOnIoNmi_Panics()
+    {
+        using var vm = BootAndWaitIdle("panic_on_io_nmi nmi_reason=iochk", smp: 2);
+        vm.Qmp.InjectNmi();
+        vm.Expect(new Regex(@"NMI: IOCK error \(debug interrupt\?\) for reason [0-9a-f]{2} on CPU 0\."));
+        vm.Expect($"{PanicLine}: NMI IOCK error: Not continuing");
+        CrashSummary.WaitForAll(vm, 2);
+    }
+
+    [Fact]
+    public void IochkWithoutPanicOnIoNmi_TheKernelContinues()
+    {
+        using var vm = BootAndWaitIdle("nmi_reason=iochk", smp: 2);
+        vm.Qmp.InjectNmi();
+        vm.Expect("NMI: IOCK error (debug interrupt?)");
+        Thread.Sleep(3000);   // the IOCHK line is re-enabled after about two seconds
+        Assert.Equal(0, vm.CountStarting(PanicLine));
+        Assert.Equal("running", vm.Qmp.QueryStatus().Status);
+        vm.Qmp.InjectNmi();   // the one-shot override is spent: the next NMI is an unknown one
+        vm.Expect(Uhhuh);
+    }
+
+    [Fact]
+    public void SerrWithPanicOnUnrecoveredNmi_Panics()
+    {
+        using var vm = BootAndWaitIdle("panic_on_unrecovered_nmi nmi_reason=serr", smp: 1);
+        vm.Qmp.InjectNmi();
+        vm.Expect(new Regex(@"NMI: PCI system error \(SERR\) for reason [0-9a-f]{2} on CPU 0\."));
+        vm.Expect($"{PanicLine}: NMI: Not continuing");
+    }
+
+    /// <summary>
+    /// The seed fix "save registers for crash dump on external NMI broadcast": the CPU that read
+    /// IOCHK panics while holding the reason lock; the others spin on that lock in NMI context and
+    /// must still save their registers.
+    /// </summary>
+    [Fact]
+    public void ReasonLockSpinners_StillSaveTheirRegisters()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=all panic_on_io_nmi nmi_reason=iochk", smp: 4);
+        vm.Qmp.InjectNmi();
+        vm.Expect($"{PanicLine}: NMI IOCK error: Not continuing");
+        var notes = CrashSummary.WaitForAll(vm, 4);
+        Assert.Equal(1, vm.CountStarting(PanicLine));
+        Assert.Empty(CrashSummary.MissingCpus(vm));
+        for (int cpu = 0; cpu < 4; cpu++) CrashSummary.AssertIdle(notes[cpu]);
+    }
+
+    [Theory]
+    [InlineData("OOPS_PANIC_RACE")]
+    [InlineData("DOUBLE_PANIC")]
+    [InlineData("NESTED_NMI_PANIC")]
+    public void RacingPanics_ExactlyOnePanicAndEveryNote(string scenario)
+    {
+        using var vm = Kernel.Boot($"crashtest={scenario} crashtest_cpu=1", smp: 4, timeoutSeconds: 90);
+        vm.Expect(PanicLine);
+        var notes = CrashSummary.WaitForAll(vm, 4);
+        vm.Expect("---[ end Kernel panic");
+        Thread.Sleep(300);
+        Assert.Equal(1, vm.CountStarting(PanicLine));
+        Assert.Empty(CrashSummary.MissingCpus(vm));
+        Assert.Equal(4, notes.Count);
+        foreach (int idle in new[] { 2, 3 }) CrashSummary.AssertIdle(notes[idle]);
+        if (scenario == "NESTED_NMI_PANIC")
+            vm.Expect("crashtest: nested nmi_panic returned on the panicking CPU; the panic goes on");
+    }
+
+    [Fact]
+    public void PostNotifiers_RunNotifiersAndKmsgDumpBeforeCrashKexec_AndStopOthersOnce()
+    {
+        using var vm = BootAndWaitIdle("apic_extnmi=all unknown_nmi_panic crash_kexec_post_notifiers", smp: 4);
+        vm.Qmp.InjectNmi();
+        vm.Expect("---[ end Kernel panic");
+        var msgs = vm.Messages().ToList();
+        int notifier = msgs.FindIndex(m => m.StartsWith("panic: notifier")), dump = msgs.FindIndex(m => m.StartsWith("kmsg_dump:"));
+        int kexec = msgs.FindIndex(m => m.StartsWith("kdump: no capture image armed")), firstNote = msgs.FindIndex(m => m.StartsWith("crash: CPU"));
+        Assert.True(firstNote >= 0 && notifier > firstNote && dump > notifier && kexec > dump,
+            $"order: notes {firstNote}, notifier {notifier}, kmsg_dump {dump}, crash_kexec {kexec}");
+        var notes = CrashSummary.Read(vm);
+        Assert.Equal(4, notes.Count);
+        for (int cpu = 0; cpu < 4; cpu++) CrashSummary.AssertIdle(notes[cpu]);
+    }
+
+    [Theory]
+    [InlineData("PANIC_STOP_IRQOFF", "Crashtest__SpinWithInterruptsOff")]
+    [InlineData("HARDLOCKUP", "Crashtest__HardLockup")]
+    public void VictimWithInterruptsOff_IsStillReachedByTheNmi(string scenario, string function)
+    {
+        using var vm = Kernel.Boot($"crashtest={scenario} crashtest_cpu=2", smp: 4, timeoutSeconds: 90);
+        vm.Expect($"{PanicLine}: crashtest: {scenario}");
+        var notes = CrashSummary.WaitForAll(vm, 4);
+        Assert.Empty(CrashSummary.MissingCpus(vm));
+        Assert.EndsWith(function, notes[2].Function);
+        CrashSummary.AssertIdle(notes[1]);
+        CrashSummary.AssertIdle(notes[3]);
+    }
+
+    [Fact]
+    public void NmiHangVictim_IsNamedMissingAfterTheBound_AndThePanicCompletes()
+    {
+        using var vm = Kernel.Boot("crashtest=NMI_HANG crashtest_cpu=2", smp: 4, timeoutSeconds: 90);
+        vm.Expect($"{PanicLine}: crashtest: NMI_HANG");
+        vm.Expect("crash: CPU 2 did not respond to the shootdown NMI; its registers are missing");
+        CrashSummary.WaitForAll(vm, 4);
+        vm.Expect("---[ end Kernel panic - not syncing: crashtest: NMI_HANG ]---");
+        Assert.Equal([2], CrashSummary.MissingCpus(vm));
+    }
+}
