@@ -143,9 +143,10 @@ static unsafe class Nmi
             Panic.NmiPanic(regs, "NMI IOCK error: Not continuing");
             return;
         }
-        // Re-enable the IOCK line after a pause, as Linux does (about two seconds, bounded).
+        // Re-enable the IOCK line after two seconds, as Linux does (one deadline, not 20000 small
+        // waits whose overheads add up on a loaded host).
         Cpu.Outb(NmiReason.Port, NmiReason.ClearIochkValue(reason));
-        for (int i = 0; i < 20000; i++) Clock.Udelay(100);
+        Clock.Mdelay(2000);
         Cpu.Outb(NmiReason.Port, NmiReason.ReenableIochkValue(reason));
     }
 

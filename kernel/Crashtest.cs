@@ -158,12 +158,15 @@ static unsafe class Crashtest
         Power.ExitFailure();
     }
 
+    /// <summary>Spins in this very function (no call out), so the saved RIP names it.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     static void SpinWithInterruptsOff()
     {
         Cpu.DisableInterrupts();
-        while (true) Cpu.Pause();
+        while (Volatile.Read(ref s_never) == 0) { }
     }
+
+    static int s_never;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     static void HardLockup()

@@ -142,6 +142,8 @@ public enum ElfCoreErrorCode
     TooManyLoads,
     /// <summary>Index: program header. A: physical start, B: size.</summary>
     LoadWraps,
+    /// <summary>Index: program header. A: p_offset, B: p_paddr (a core header's PT_LOAD has them equal).</summary>
+    LoadOffsetNotPaddr,
     /// <summary>Index: program header. A: physical start, B: size.</summary>
     LoadNotRam,
     /// <summary>Index: program header. A: physical start, B: size.</summary>
@@ -216,6 +218,9 @@ public struct ElfCoreError
                 break;
             case ElfCoreErrorCode.LoadWraps:
                 Segment(ref l); l.Append(": PT_LOAD at 0x"); l.AppendHex(A, 1); l.Append(" size 0x"); l.AppendHex(B, 1); l.Append(" wraps around");
+                break;
+            case ElfCoreErrorCode.LoadOffsetNotPaddr:
+                Segment(ref l); l.Append(": PT_LOAD p_offset 0x"); l.AppendHex(A, 1); l.Append(" differs from p_paddr 0x"); l.AppendHex(B, 1);
                 break;
             case ElfCoreErrorCode.LoadNotRam:
                 Segment(ref l); l.Append(": PT_LOAD [0x"); l.AppendHex(A, 1); l.Append("-0x"); l.AppendHex(A + B - 1, 1); l.Append("] is not RAM");
