@@ -22,6 +22,11 @@ struct KernelLayout
     public ulong TrampolineStart, TrampolineEnd;
     public ulong TrGdtrBase, TrFar32, TrFar64, TrCr3, TrEntry, TrGdt, TrPm32, TrLm64;
     public ulong ApEntry64, SmpApApicIds, SmpApStackTops, SmpApPerCpu;
+    /// <summary>Where the image was linked (1 MiB for the kernel, 0 for the capture PIE); not relocated.</summary>
+    public ulong ImageLinkStart;
+
+    /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
+    public readonly ulong LoadBias => ImageStart - ImageLinkStart;
 
     public const int MaxCpus = 64;   // boot/layout.inc MAX_CPUS
     public const ulong StackSetSize = 72 * 1024;

@@ -235,6 +235,20 @@ FUNC RhpStackProbe
     pop rax
     ret
 
+; SSE must be on before the first managed instruction on every CPU: compiled prologues use xmm.
+; SDM Vol. 3A 13.1.3: CR0.EM = 0, CR0.MP = 1, CR4.OSFXSR and CR4.OSXMMEXCPT set.
+global enable_sse
+enable_sse:
+    mov rax, cr0
+    and rax, ~(1 << 2)
+    or rax, (1 << 1)
+    mov cr0, rax
+    mov rax, cr4
+    or rax, (1 << 9) | (1 << 10)
+    mov cr4, rax
+    ret
+
+
 section .data
 global __security_cookie
 align 8

@@ -17,7 +17,7 @@ PTE_PCD         equ 1 << 4
 PTE_LARGE       equ 1 << 7
 
 extern __image_start, __load_end, __bss_end
-extern kmain
+extern kmain, enable_sse
 
 section .multiboot
 align 4
@@ -125,19 +125,6 @@ long_mode_entry:
     cli
     hlt
     jmp .hang
-
-; SSE must be on before the first managed instruction on every CPU: compiled prologues use xmm.
-; SDM Vol. 3A 13.1.3: CR0.EM = 0, CR0.MP = 1, CR4.OSFXSR and CR4.OSXMMEXCPT set.
-global enable_sse
-enable_sse:
-    mov rax, cr0
-    and rax, ~(1 << 2)
-    or rax, (1 << 1)
-    mov cr0, rax
-    mov rax, cr4
-    or rax, (1 << 9) | (1 << 10)
-    mov cr4, rax
-    ret
 
 section .rodata
 align 16

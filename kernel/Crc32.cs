@@ -47,14 +47,11 @@ public static unsafe class Crc32
     private static void EnsureTable()
     {
         if (Volatile.Read(ref s_ready) != 0) return;
-        fixed (uint* table = s_table.T)
+        for (int n = 0; n < 256; n++)
         {
-            for (uint n = 0; n < 256; n++)
-            {
-                uint c = n;
-                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? Polynomial ^ (c >> 1) : c >> 1;
-                table[n] = c;
-            }
+            uint c = (uint)n;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? Polynomial ^ (c >> 1) : c >> 1;
+            s_table.T[n] = c;
         }
         Volatile.Write(ref s_ready, 1);
     }

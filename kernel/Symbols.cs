@@ -14,7 +14,8 @@ static unsafe class Symbols
     /// <summary>Appends "name+0xoff/0xsize", or the bare hex address when no symbol covers it.</summary>
     public static void Append(ref LogLine line, ulong address)
     {
-        if (Kallsyms.Lookup(Table, address, out System.ReadOnlySpan<byte> name, out ulong offset, out ulong size))
+        // The table holds link-time addresses; the capture image runs relocated by its load bias.
+        if (Kallsyms.Lookup(Table, address - KernelLayout.Get.LoadBias, out System.ReadOnlySpan<byte> name, out ulong offset, out ulong size))
         {
             line.Append(name);
             line.Append("+0x");
@@ -29,7 +30,7 @@ static unsafe class Symbols
     }
 
     public static bool Lookup(ulong address, out System.ReadOnlySpan<byte> name, out ulong offset, out ulong size)
-        => Kallsyms.Lookup(Table, address, out name, out offset, out size);
+        => Kallsyms.Lookup(Table, address - KernelLayout.Get.LoadBias, out name, out offset, out size);
 
     public static int Count => Kallsyms.Count(Table);
 }

@@ -89,8 +89,7 @@ public ref struct VmcoreinfoBuilder
 
     private bool Put(string prefix, string name, string suffix, ValueKind kind, ulong number, ReadOnlySpan<byte> bytes, string text, bool replace)
     {
-        if (!ValidKeyPart(prefix) || !ValidKeyPart(name) || !ValidKeyPart(suffix) || prefix.Length + name.Length + suffix.Length == 0)
-            return false;
+        if (name.Length == 0 || !ValidKeyPart(prefix) || !ValidKeyPart(name) || !ValidKeyPart(suffix)) return false;
 
         // Measure first, so that a line that cannot fit changes nothing.
         int keyLength = prefix.Length + name.Length + suffix.Length;
@@ -354,6 +353,8 @@ public static class Vmcoreinfo
     /// </summary>
     internal static bool FindLine(ReadOnlySpan<byte> text, string prefix, string name, string suffix, out int start, out int end)
     {
+        start = end = 0;
+        if (name.Length == 0) return false;
         int keyLength = prefix.Length + name.Length + suffix.Length;
         int lineStart = 0;
         while (lineStart < text.Length)
@@ -370,7 +371,6 @@ public static class Vmcoreinfo
             }
             lineStart = lineEnd + 1;
         }
-        start = end = 0;
         return false;
     }
 

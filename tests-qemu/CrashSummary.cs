@@ -41,7 +41,14 @@ public static class CrashSummary
     /// <summary>The CPU's registers are its own, taken in the idle loop: RIP in cpu_idle, r12 = 0xC0DE0000 + CPU.</summary>
     public static void AssertIdle(CpuSummary s)
     {
-        Assert.Equal("cpu_idle", s.Function);
-        Assert.Equal(0xC0DE0000UL + (ulong)s.Cpu, s.R12);
+        Assert.True(s.Function == "cpu_idle" && s.R12 == 0xC0DE0000UL + (ulong)s.Cpu,
+            $"CPU {s.Cpu} was not stopped in its idle loop: rip {s.Function}+0x{s.Offset:x}, r12 {s.R12:x16}");
+    }
+
+    /// <summary>Like AssertIdle, with the whole serial log in the failure message.</summary>
+    public static void AssertIdle(QemuMachine vm, CpuSummary s)
+    {
+        if (s.Function == "cpu_idle" && s.R12 == 0xC0DE0000UL + (ulong)s.Cpu) return;
+        Assert.Fail($"CPU {s.Cpu} was not stopped in its idle loop: rip {s.Function}+0x{s.Offset:x}, r12 {s.R12:x16}\n{vm.SerialText}");
     }
 }

@@ -41,25 +41,13 @@ public static class KernelBuild
             asmObjs.Add(obj);
         }
 
-        string linkerScript = Path.Combine(Paths.Root, "linker.ld");
-        var objects = asmObjs.Append(managedObj).ToList();
+        // boot/multiboot.asm is the first kernel's entry, boot/capture_entry.asm the capture image's.
+        string Boot(string name) => Path.Combine(Paths.Obj, name + ".o");
+        var common = asmObjs.Where(o => o != Boot("multiboot") && o != Boot("capture_entry")).Append(managedObj).ToList();
+        LinkImage(Paths.KernelElf, Path.Combine(Paths.Root, "linker.ld"), common.Prepend(Boot("multiboot")).ToList(), []);
+        LinkImage(Paths.CaptureElf, Path.Combine(Paths.Root, "capture.ld"), common.Prepend(Boot("capture_entry")).ToList(),
+            ["-pie", "--no-dynamic-linker", "-z", "norelro", "-z", "notext"]);
         string elf = Paths.KernelElf;
-        if (Paths.Stale(elf, objects.Append(linkerScript)))
-        {
-            Step("ld     out/kernel.elf (pass 1: addresses)");
-            string emptyTable = WriteKallsymsObject("kallsyms.pass1", KallsymsWriter.Build([]));
-            string pass1 = Path.Combine(Paths.Obj, "kernel.pass1.elf");
-            Link(linkerScript, objects.Append(emptyTable), pass1);
-            var functions = TextSymbols(pass1);
-
-            Step($"ld     out/kernel.elf (pass 2: {functions.Count} symbols embedded)");
-            string table = WriteKallsymsObject("kallsyms", KallsymsWriter.Build(functions.Select(f => (f.Address, f.Size, f.Name))));
-            Link(linkerScript, objects.Append(table), elf + ".tmp");
-            var after = TextSymbols(elf + ".tmp");
-            if (!after.Select(s => (s.Name, s.Address)).SequenceEqual(functions.Select(s => (s.Name, s.Address))))
-                throw new BuildException("kallsyms: function addresses moved between the two link passes; check that .kallsyms follows all code in linker.ld");
-            File.Move(elf + ".tmp", elf, overwrite: true);
-        }
         if (verbose || sw.ElapsedMilliseconds > 1000)
             Console.WriteLine($"build: out/kernel.elf ready ({new FileInfo(elf).Length / 1024} KiB file) in {sw.Elapsed.TotalSeconds:F1} s");
         return elf;
@@ -96,8 +84,28 @@ public static class KernelBuild
         return ilc;
     }
 
-    static void Link(string script, IEnumerable<string> objects, string output)
-        => ProcessRunner.Check("ld", LdFlags.Concat(["-T", script, "-o", output]).Concat(objects));
+    /// <summary>Two-pass link with an embedded kallsyms table; skipped when the output is newer than its inputs.</summary>
+    static void LinkImage(string output, string script, List<string> objects, string[] extraFlags)
+    {
+        if (!Paths.Stale(output, objects.Append(script))) return;
+        string name = Path.GetFileNameWithoutExtension(output);
+        Step($"ld     out/{name}.elf (pass 1: addresses)");
+        string emptyTable = WriteKallsymsObject(name + ".kallsyms.pass1", KallsymsWriter.Build([]));
+        string pass1 = Path.Combine(Paths.Obj, name + ".pass1.elf");
+        Link(script, objects.Append(emptyTable), pass1, extraFlags);
+        var functions = TextSymbols(pass1);
+
+        Step($"ld     out/{name}.elf (pass 2: {functions.Count} symbols embedded)");
+        string table = WriteKallsymsObject(name + ".kallsyms", KallsymsWriter.Build(functions.Select(f => (f.Address, f.Size, f.Name))));
+        Link(script, objects.Append(table), output + ".tmp", extraFlags);
+        var after = TextSymbols(output + ".tmp");
+        if (!after.Select(s => (s.Name, s.Address)).SequenceEqual(functions.Select(s => (s.Name, s.Address))))
+            throw new BuildException($"kallsyms: function addresses moved between the two link passes of {name}.elf; check that .kallsyms follows all code in {Path.GetFileName(script)}");
+        File.Move(output + ".tmp", output, overwrite: true);
+    }
+
+    static void Link(string script, IEnumerable<string> objects, string output, string[] extraFlags)
+        => ProcessRunner.Check("ld", LdFlags.Concat(extraFlags).Concat(["-T", script, "-o", output]).Concat(objects));
 
     static string WriteKallsymsObject(string name, byte[] table)
     {

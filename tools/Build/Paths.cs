@@ -8,6 +8,7 @@ public static class Paths
     public static string Out => Path.Combine(Root, "out");
     public static string Obj => Path.Combine(Out, "kbuild");
     public static string KernelElf => Path.Combine(Out, "kernel.elf");
+    public static string CaptureElf => Path.Combine(Out, "capture.elf");
 
     static string FindRoot()
     {

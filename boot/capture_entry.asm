@@ -1,0 +1,133 @@
+; The capture image's entry, linked only into out/capture.elf (a position-independent executable
+; placed in the crashkernel= region by the first kernel). machine_kexec jumps here in 64-bit mode,
+; interrupts off, on an identity map that covers the region and the first kernel's RAM, with
+; rdi = the ELF core header's physical address, rsi = the region's base, rdx = its size. NMIs may
+; still be blocked (the crash may have come from NMI context). Everything here is RIP-relative:
+; the image runs wherever crashkernel= put it, and it writes nothing outside its own region.
+bits 64
+
+PTE_PRESENT     equ 1 << 0
+PTE_WRITE       equ 1 << 1
+PTE_PWT         equ 1 << 3
+PTE_PCD         equ 1 << 4
+PTE_LARGE       equ 1 << 7
+
+extern capture_main, enable_sse
+
+section .text
+global capture_entry
+capture_entry:
+    cli
+    cld
+    mov r12, rdi
+    mov r13, rsi
+    mov r14, rdx
+    lea rsp, [rel boot_stack_top]
+    call build_identity_map
+    lea rax, [rel boot_pml4]
+    mov cr3, rax
+    ; A GDT of our own (the first kernel's may be anywhere); its base is only known at run time.
+    lea rax, [rel capture_gdt]
+    mov [rel capture_gdt_ptr + 2], rax
+    lgdt [rel capture_gdt_ptr]
+    mov ax, 0x18
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    xor ax, ax
+    mov fs, ax
+    mov gs, ax
+    lea rax, [rel .reloaded]
+    push 0x10
+    push rax
+    retfq
+.reloaded:
+    ; GS base -> a zero quadword: "no per-CPU pointer" until C# sets it.
+    mov ecx, 0xC0000101
+    lea rax, [rel no_percpu]
+    mov rdx, rax
+    shr rdx, 32
+    wrmsr
+    call enable_sse
+    mov rdi, r12
+    mov rsi, r13
+    mov rdx, r14
+    call capture_main
+.hang:
+    cli
+    hlt
+    jmp .hang
+
+; Identity map of the low 4 GiB in this image's own tables (the same shape as the first kernel's:
+; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached).
+build_identity_map:
+    lea rdi, [rel boot_pml4]
+    lea rax, [rel boot_pdpt]
+    or rax, PTE_PRESENT | PTE_WRITE
+    mov [rdi], rax
+    lea rdi, [rel boot_pdpt]
+    lea rax, [rel boot_pd]
+    or rax, PTE_PRESENT | PTE_WRITE
+    xor ecx, ecx
+.pdpt:
+    mov [rdi + rcx * 8], rax
+    add rax, 4096
+    inc ecx
+    cmp ecx, 4
+    jb .pdpt
+    lea rdi, [rel boot_pd]
+    xor ecx, ecx
+.pd:
+    mov rax, rcx
+    shl rax, 21
+    or rax, PTE_PRESENT | PTE_WRITE | PTE_LARGE
+    mov [rdi + rcx * 8], rax
+    inc ecx
+    cmp ecx, 2048
+    jb .pd
+    or qword [rdi + 0x7F6 * 8], PTE_PCD | PTE_PWT
+    or qword [rdi + 0x7F7 * 8], PTE_PCD | PTE_PWT
+    lea rax, [rel boot_pt0]
+    or rax, PTE_PRESENT | PTE_WRITE
+    mov [rdi], rax
+    lea rdi, [rel boot_pt0]
+    mov qword [rdi], 0
+    mov ecx, 1
+.pt:
+    mov rax, rcx
+    shl rax, 12
+    or rax, PTE_PRESENT | PTE_WRITE
+    mov [rdi + rcx * 8], rax
+    inc ecx
+    cmp ecx, 512
+    jb .pt
+    ret
+
+section .data
+global boot_magic, boot_info, boot_ebda_segment
+align 16
+capture_gdt:
+    dq 0
+    dq 0x00CF9A000000FFFF           ; 0x08: 32-bit code
+    dq 0x00AF9A000000FFFF           ; 0x10: 64-bit code
+    dq 0x00CF92000000FFFF           ; 0x18: data
+capture_gdt_ptr:
+    dw 4 * 8 - 1
+    dq 0
+align 8
+; The first kernel's multiboot values: none here (kernel/Capture.cs takes its inputs from rdi/rsi/rdx).
+boot_magic:        dq 0
+boot_info:         dq 0
+boot_ebda_segment: dq 0
+no_percpu:         dq 0
+
+section .bss
+global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top
+alignb 4096
+boot_pml4:  resb 4096
+boot_pdpt:  resb 4096
+boot_pd:    resb 4 * 4096
+boot_pt0:   resb 4096
+boot_stack_guard:  resb 4096
+boot_stack_bottom: resb 16384
+boot_stack_top:
