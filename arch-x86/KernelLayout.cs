@@ -24,6 +24,7 @@ struct KernelLayout
     public ulong ApEntry64, SmpApApicIds, SmpApStackTops, SmpApPerCpu;
     /// <summary>Where the image was linked (1 MiB for the kernel, 0 for the capture PIE); not relocated.</summary>
     public ulong ImageLinkStart;
+    public ulong RelocateKernel, RelocateKernelEnd;
 
     /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
     public readonly ulong LoadBias => ImageStart - ImageLinkStart;

@@ -1,25 +1,262 @@
 // The capture kernel: what runs in the crashkernel= region after the first kernel's panic. It
-// starts on one CPU, possibly with NMIs still blocked, reads the ELF core header it was handed,
-// reports the crash (panic message, crash time, each CPU's registers, the first kernel's log tail)
-// and powers off. It never writes outside its region and never starts another CPU.
+// starts on one CPU, possibly with NMIs still blocked, never starts another CPU, masks LINT1 so a
+// later external NMI cannot shoot it down, reads the ELF core header it was handed (checked as
+// Linux's /proc/vmcore checks it), reports the crash, exports the dump and powers off. It writes
+// nothing outside its own region but device registers and the export channel.
+using System;
 using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
+    public const int MaxNoteBuffers = 72, MaxLoads = 64, MaxRam = 64;
+    const int LogTailLines = 20;
+
     static ulong s_coreHeader, s_regionBase, s_regionSize;
 
+    struct NoteList { public fixed byte Bytes[MaxNoteBuffers * 40]; }
+    struct LoadList { public fixed byte Bytes[MaxLoads * 24]; }
+    struct RamList { public fixed byte Bytes[MaxRam * 16]; }
+    static NoteList s_notes;
+    static LoadList s_loads;
+    static RamList s_ram;
+    static CoreHeaderInfo s_info;
+    static int s_ramCount;
+
     public static bool Active => s_regionSize != 0;
+    public static ulong RegionBase => s_regionBase;
+    public static ulong RegionSize => s_regionSize;
+
+    public static Span<CoreNoteBuffer> Notes { get { fixed (byte* p = s_notes.Bytes) return new Span<CoreNoteBuffer>(p, MaxNoteBuffers); } }
+    public static Span<LoadSegment> Loads { get { fixed (byte* p = s_loads.Bytes) return new Span<LoadSegment>(p, MaxLoads); } }
+    static Span<PhysRange> Ram { get { fixed (byte* p = s_ram.Bytes) return new Span<PhysRange>(p, MaxRam); } }
+    public static ref CoreHeaderInfo Info => ref s_info;
+
+    /// <summary>The first kernel's memory, as the identity map shows it (page 0 excluded).</summary>
+    static PhysicalWindow FirstKernelMemory => PhysicalWindow.Identity(0x1000, 0x1_0000_0000);
 
     [UnmanagedCallersOnly(EntryPoint = "capture_main")]
     static void Main(ulong coreHeader, ulong regionBase, ulong regionSize)
     {
-        Clock.MarkBoot(Cpu.Rdtsc());
+        ulong entryTsc = Cpu.Rdtsc();
+        Clock.MarkBoot(entryTsc);
         s_coreHeader = coreHeader;
         s_regionBase = regionBase;
         s_regionSize = regionSize;
         Serial.Init();
         Log.Init();
-        Log.Info($"capture: entered at 0x{regionBase:x} (region 0x{regionSize:x} bytes), elfcorehdr 0x{coreHeader:x}");
-        Power.ExitClean();
+        LogLine first = default;
+        first.Append("capture: ");
+        first.Append(Version.Name);
+        first.Append(" capture kernel (build-id ");
+        Kmain.AppendBuildId(ref first);
+        first.Append(") at 0x");
+        first.AppendHex(regionBase, 0);
+        first.Append(", elfcorehdr 0x");
+        first.AppendHex(coreHeader, 0);
+        Log.Emit(ref first);
+
+        CpuSetup.BootCpu();
+        if (!FindVmcoreinfo(out ReadOnlySpan<byte> info))
+        {
+            Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
+            Fail();
+        }
+        if (Vmcoreinfo.FindUnsigned(info, "TSC_KHZ", out ulong khz)) Clock.SetTscKhz(khz);
+        ReportTiming(info, entryTsc);
+        Params.Parse(CaptureArguments(info));
+        Params.Report();
+        Platform.UseAcpiPowerOff(info);
+
+        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none).
+        LocalApic.DetectAndEnableMode();
+        LocalApic.Setup(0, ApicExtnmiMode.None);
+
+        if (!ValidateCoreHeader(info)) Fail();
+        Report(info);
+        Log.Info("capture: done; powering off");
+        Power.Poweroff();
+    }
+
+    static void Fail()
+    {
+        Log.Emerg("capture: giving up; powering off");
+        Power.Poweroff();
+    }
+
+    /// <summary>The core header's size is known only after reading its ELF header (bounded by the tail it lives in).</summary>
+    static ReadOnlySpan<byte> CoreHeaderBytes
+    {
+        get
+        {
+            byte* p = FirstKernelMemory.Map(s_coreHeader, 64);
+            if (p == null) return default;
+            ulong phnum = *(ushort*)(p + 56);
+            ulong size = 64 + 56 * phnum;
+            if (size > MachineKexec.CoreHeaderCapacity) size = MachineKexec.CoreHeaderCapacity;
+            p = FirstKernelMemory.Map(s_coreHeader, size);
+            return p == null ? default : new ReadOnlySpan<byte>(p, (int)size);
+        }
+    }
+
+    /// <summary>VMCOREINFO is needed before the full check (it says where RAM is): find it by a first light walk.</summary>
+    static bool FindVmcoreinfo(out ReadOnlySpan<byte> text)
+    {
+        text = default;
+        ReadOnlySpan<byte> header = CoreHeaderBytes;
+        if (!ElfCoreHeader.CheckElfHeader(header, out int phoff, out int phnum, out _)) return false;
+        for (int i = 0; i < phnum; i++)
+        {
+            ReadOnlySpan<byte> ph = header.Slice(phoff + i * 56, 56);
+            if (LittleEndian.U32(ph, Elf.PType) != Elf.PtNote) continue;
+            ulong at = LittleEndian.U64(ph, Elf.POffset), size = LittleEndian.U64(ph, Elf.PMemsz);
+            if (size > ElfCoreHeader.MaxNoteBufferSize) continue;
+            byte* p = FirstKernelMemory.Map(at, size);
+            if (p != null && Vmcoreinfo.FindNote(new ReadOnlySpan<byte>(p, (int)size), out text)) return true;
+        }
+        return false;
+    }
+
+    static bool ValidateCoreHeader(ReadOnlySpan<byte> info)
+    {
+        s_ramCount = 0;
+        if (Vmcoreinfo.Find(info, "MEMORY", out ReadOnlySpan<byte> ranges))
+            s_ramCount = ParseRanges(ranges, Ram);
+        if (s_ramCount == 0)
+        {
+            Log.Emerg("capture: VMCOREINFO has no MEMORY= ranges: cannot check the core header's PT_LOADs");
+            return false;
+        }
+        if (!ElfCoreHeader.Read(CoreHeaderBytes, FirstKernelMemory, Ram.Slice(0, s_ramCount), new PhysRange(s_regionBase, s_regionSize),
+                Notes, Loads, out s_info, out ElfCoreError error))
+        {
+            LogLine l = default;
+            l.Append("capture: bad ELF core header at 0x");
+            l.AppendHex(s_coreHeader, 0);
+            l.Append(": ");
+            error.Describe(ref l);
+            Log.Emit(ref l);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>"start-end,start-end" in hex, as the first kernel writes MEMORY=.</summary>
+    public static int ParseRanges(ReadOnlySpan<byte> text, Span<PhysRange> into)
+    {
+        int n = 0, i = 0;
+        while (i < text.Length && n < into.Length)
+        {
+            int dash = i;
+            while (dash < text.Length && text[dash] != (byte)'-') dash++;
+            int end = dash;
+            while (end < text.Length && text[end] != (byte)',') end++;
+            if (dash >= text.Length || !Vmcoreinfo.ParseHex(text.Slice(i, dash - i), out ulong start)
+                || !Vmcoreinfo.ParseHex(text.Slice(dash + 1, end - dash - 1), out ulong stop) || stop <= start)
+                return 0;
+            into[n++] = new PhysRange(start, stop - start);
+            i = end + 1;
+        }
+        return n;
+    }
+
+    /// <summary>The arguments the first kernel's module line gave the capture image (CAPTURE_ARGS=).</summary>
+    static ReadOnlySpan<byte> CaptureArguments(ReadOnlySpan<byte> info) =>
+        Vmcoreinfo.Find(info, "CAPTURE_ARGS", out ReadOnlySpan<byte> args) ? args : default;
+
+    static void ReportTiming(ReadOnlySpan<byte> info, ulong entryTsc)
+    {
+        if (!Vmcoreinfo.FindUnsigned(info, "PANIC_TSC", out ulong panicTsc) || Clock.TscKhz == 0) return;
+        ulong us = Clock.TicksToNs(entryTsc - panicTsc, Clock.TscKhz) / 1000;
+        Vmcoreinfo.FindUnsigned(info, "KEXEC_DIGEST_US", out ulong digestUs);
+        Log.Info($"capture: entered {us} us after the panic (digest check {digestUs} us)");
+    }
+
+    /// <summary>The report, line by line, in the form the tests and people read.</summary>
+    static void Report(ReadOnlySpan<byte> info)
+    {
+        LogLine p = default;
+        p.Append("capture: panic: ");
+        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message)) p.Append(message);
+        else p.Append("(no PANIC_MESSAGE)");
+        Log.Emit(ref p);
+        Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong crashtime);
+        Log.Info($"capture: crashtime {crashtime}");
+
+        Vmcoreinfo.Find(info, "APIC_IDS", out ReadOnlySpan<byte> apicIds);
+        Vmcoreinfo.FindNumber(info, "nr_cpus", out long cpus);
+        for (int cpu = 0; cpu < cpus && cpu < PerCpuArea.MaxCpus; cpu++)
+        {
+            LogLine l = default;
+            if (FindCpuNote(cpu, out PrStatusRegs regs))
+                CrashShutdown.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs);
+            else
+            {
+                l.Append("capture: CPU ");
+                l.AppendDecimal(cpu);
+                l.Append(" missing");
+            }
+            Log.Emit(ref l);
+        }
+        ReportLogTail(info);
+    }
+
+    static bool FindCpuNote(int cpu, out PrStatusRegs regs)
+    {
+        regs = default;
+        Span<CoreNoteBuffer> notes = Notes;
+        for (int i = 0; i < s_info.NoteBuffers; i++)
+        {
+            byte* p = FirstKernelMemory.Map(notes[i].Address, notes[i].UsedSize);
+            if (p == null) continue;
+            ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
+            while (r.MoveNext())
+            {
+                ElfNoteEntry e = r.Current;
+                if (e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out regs) && pid == cpu + 1) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The n-th comma-separated decimal number of a list, or the index itself when absent.</summary>
+    static long NthNumber(ReadOnlySpan<byte> list, int n)
+    {
+        int i = 0;
+        for (int k = 0; k < n; k++)
+        {
+            while (i < list.Length && list[i] != (byte)',') i++;
+            i++;
+        }
+        int end = i;
+        while (end < list.Length && list[end] != (byte)',') end++;
+        return i < list.Length && Vmcoreinfo.ParseDecimal(list.Slice(i, end - i), out long v) ? v : n;
+    }
+
+    /// <summary>The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf).</summary>
+    static void ReportLogTail(ReadOnlySpan<byte> info)
+    {
+        if (!Vmcoreinfo.FindSymbol(info, "log_buf", out ulong area) || !Vmcoreinfo.FindSize(info, "log_buf", out ulong size))
+        {
+            Log.Emerg("capture: VMCOREINFO names no log_buf: no log tail");
+            return;
+        }
+        byte* p = FirstKernelMemory.Map(area, size);
+        if (p == null || size > 16 << 20)
+        {
+            Log.Emerg($"capture: the first kernel's log at 0x{area:x} (0x{size:x} bytes) is outside its RAM");
+            return;
+        }
+        KmsgReader r = Kmsg.ReadLast(new ReadOnlySpan<byte>(p, (int)size), LogTailLines);
+        byte* line = stackalloc byte[LogLine.Capacity];
+        while (r.MoveNext())
+        {
+            KmsgRecord rec = r.Current;
+            int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, new Span<byte>(line, LogLine.Capacity - 16));
+            LogLine l = default;
+            l.Append("capture: log: ");
+            l.Append(new ReadOnlySpan<byte>(line, n));
+            Log.Emit(ref l);
+        }
+        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the tail stops there");
     }
 }

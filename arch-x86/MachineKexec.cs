@@ -1,0 +1,56 @@
+// machine_kexec for a crash image (arch/x86/kernel/machine_kexec_64.c, relocate_kernel_64.S): the
+// first kernel prepares, at load time and inside the crashkernel= region's reserved tail, an
+// identity map of the low 4 GiB and a control page holding the hand-over code; at crash time it
+// copies nothing but that code, switches to the region's page tables from the control page and
+// jumps to the capture entry. The tail is outside the digest: it is written after loading.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+
+static unsafe class MachineKexec
+{
+    /// <summary>Bytes at the end of the region kept for the hand-over: page tables, control page, core header.</summary>
+    public const ulong TailSize = 64 * 1024;
+    const ulong PageSize = 4096;
+    // Offsets inside the tail.
+    const ulong TablesOffset = 0;                  // PML4, PDPT, 4 page directories: 6 pages
+    const ulong ControlPageOffset = 6 * PageSize;  // hand-over code, then its stack
+    public const ulong CoreHeaderOffset = 8 * PageSize;
+    public const ulong CoreHeaderCapacity = TailSize - CoreHeaderOffset;
+
+    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "jump_to_control_page")]
+    static extern void JumpToControlPage(ulong page, ulong coreHeader, ulong regionBase, ulong regionSize, ulong entry, ulong cr3, ulong stackTop);
+
+    public static ulong TailBase(ulong regionBase, ulong regionSize) => regionBase + regionSize - TailSize;
+
+    /// <summary>Builds the identity map the hand-over switches to (2 MiB pages, 4 GiB, APIC pages uncached).</summary>
+    public static ulong BuildIdentityMap(ulong tail)
+    {
+        ulong* pml4 = (ulong*)(tail + TablesOffset);
+        ulong* pdpt = pml4 + 512;
+        ulong* pd = pdpt + 512;
+        for (int i = 0; i < 6 * 512; i++) pml4[i] = 0;
+        pml4[0] = (ulong)pdpt | 3;
+        for (int i = 0; i < 4; i++) pdpt[i] = (ulong)(pd + i * 512) | 3;
+        for (ulong i = 0; i < 2048; i++) pd[i] = (i << 21) | 0x83;                  // present, writable, 2 MiB
+        pd[0x7F6] |= 0x18;                                                         // IOAPIC, local APIC: PCD | PWT
+        pd[0x7F7] |= 0x18;
+        return (ulong)pml4;
+    }
+
+    /// <summary>
+    /// The jump. Returns only if it cannot be made (the caller reports why). Interrupts are off and
+    /// every other CPU is stopped; nothing here allocates or takes a lock.
+    /// </summary>
+    public static void Jump(ulong regionBase, ulong regionSize, ulong entry, ulong coreHeader, ulong cr3)
+    {
+        ref KernelLayout l = ref KernelLayout.Get;
+        ulong tail = TailBase(regionBase, regionSize);
+        ulong page = tail + ControlPageOffset;
+        ulong size = l.RelocateKernelEnd - l.RelocateKernel;
+        if (size > PageSize / 2) return;
+        byte* src = (byte*)l.RelocateKernel, dst = (byte*)page;
+        for (ulong i = 0; i < size; i++) dst[i] = src[i];
+        Cpu.DisableInterrupts();
+        JumpToControlPage(page, coreHeader, regionBase, regionSize, entry, cr3, page + 2 * PageSize);
+    }
+}
