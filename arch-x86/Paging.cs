@@ -76,6 +76,16 @@ static unsafe class Paging
         return true;
     }
 
+    /// <summary>Maps one 4 KiB page at its physical address (the capture kernel reads page 0 for the dump).</summary>
+    public static bool MapPage(ulong va)
+    {
+        ulong* pte = PtEntry(va);
+        if (pte == null) return false;
+        *pte = (va & AddressMask) | Present | Writable;
+        Cpu.Invlpg(va);
+        return true;
+    }
+
     public static bool IsMapped(ulong va)
     {
         ulong* pde = PdEntry(va, false);

@@ -311,3 +311,10 @@ capture_registers:
     mov [rdi + 21*8], rax
     mov rax, [rdi + 14*8]
     ret
+
+; copy_qwords(dst, src, count): rep movsq, the fastest copy under TCG (one helper call for the lot).
+global copy_qwords
+copy_qwords:
+    mov rcx, rdx
+    rep movsq
+    ret

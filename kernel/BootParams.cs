@@ -24,6 +24,8 @@ public enum BootParam
     CpuInitUdelay,
     Selftest,
     NmiReason,
+    DumpChannels,
+    KexecCorruptTest,
     Count,
 }
 
@@ -69,6 +71,15 @@ public enum NmiReasonOverride
     None = -1,
     Serr,
     Iochk,
+}
+
+/// <summary>dump_channels=: where the capture kernel sends the vmcore (Auto: the window when present, else debugcon).</summary>
+public enum DumpChannels
+{
+    Auto = -1,
+    Window,
+    Debugcon,
+    Both,
 }
 
 /// <summary>crashtest=: the crash scenario a test boot asks for; same order as the table's words.</summary>
@@ -216,6 +227,9 @@ public unsafe struct KernelParams
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
     public readonly SelftestType Selftest
         => IsSet(BootParam.Selftest) ? (SelftestType)Value(BootParam.Selftest) : SelftestType.None;
+    public readonly DumpChannels DumpChannels
+        => IsSet(BootParam.DumpChannels) ? (DumpChannels)Value(BootParam.DumpChannels) : DumpChannels.Auto;
+    public readonly bool KexecCorruptTest => Value(BootParam.KexecCorruptTest) != 0;
     public readonly NmiReasonOverride NmiReason
         => IsSet(BootParam.NmiReason) ? (NmiReasonOverride)Value(BootParam.NmiReason) : NmiReasonOverride.None;
 }
@@ -353,6 +367,10 @@ public static class BootParams
             "Microseconds to wait after INIT before the SIPIs; 10000 restores the MP spec's delay"u8),
         BootParam.Selftest => ChoiceUnset("selftest"u8, "ipi"u8, "none"u8,
             "Boot-time self-test: ipi sends a fixed and an NMI IPI from CPU 0 to every other CPU"u8),
+        BootParam.DumpChannels => ChoiceUnset("dump_channels"u8, "window debugcon both"u8, "window if present, else debugcon"u8,
+            "Capture kernel: where the vmcore goes (the ivshmem window, debugcon port 0xe9, or both)"u8),
+        BootParam.KexecCorruptTest => Flag("kexec_corrupt_test"u8,
+            "Flip one byte of the loaded capture image after its digest was taken (tests the check)"u8),
         BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,
             "Make the next NMI reason read report SERR or IOCHK, once, on the first CPU to read it (tests)"u8),
         _ => Row(default, BootParamType.Flag, 0, false, 0, 0, default, 0, default, default),

@@ -73,6 +73,7 @@ static unsafe class Capture
 
         if (!ValidateCoreHeader(info)) Fail();
         Report(info);
+        DumpExport.Run();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }

@@ -4,7 +4,7 @@
 // Pure logic over a physical-memory window (host tests hand it a fake one); every read is bounded.
 using System.Runtime.InteropServices;
 
-static unsafe class Multiboot
+public static unsafe class Multiboot
 {
     public const uint BootloaderMagic = 0x2BADB002;
     public const int MaxMemoryRanges = 64, MaxModules = 8, CommandLineCapacity = 2048, ModuleStringCapacity = 256;

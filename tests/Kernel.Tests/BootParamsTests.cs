@@ -65,7 +65,7 @@ public class BootParamsTests
         var v = Parse("apic_extnmi=all unknown_nmi_panic panic_on_unrecovered_nmi panic_on_io_nmi panic_on_oops " +
                       "crash_kexec_post_notifiers panic=30 crashkernel=64M@256M nr_cpus=3 crashtest=NMI_HANG " +
                       "crashtest_cpu=2 crashtest_delay_ms=500 poweroff_after_ms=0 poweroff_at_entry acpi=off cpu_init_udelay=10000 " +
-                      "selftest=ipi nmi_reason=iochk");
+                      "selftest=ipi nmi_reason=iochk dump_channels=both kexec_corrupt_test");
         Assert.Equal(ApicExtnmiMode.All, v.ApicExtnmi);
         Assert.True(v.UnknownNmiPanic);
         Assert.True(v.PanicOnUnrecoveredNmi);
@@ -84,6 +84,8 @@ public class BootParamsTests
         Assert.Equal(10000, v.CpuInitUdelay);
         Assert.Equal(SelftestType.Ipi, v.Selftest);
         Assert.Equal(NmiReasonOverride.Iochk, v.NmiReason);
+        Assert.Equal(DumpChannels.Both, v.DumpChannels);
+        Assert.True(v.KexecCorruptTest);
         for (var p = (BootParam)0; p < BootParam.Count; p++) Assert.True(v.WasGiven(p), p.ToString());
     }
 

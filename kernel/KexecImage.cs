@@ -1,0 +1,541 @@
+// KexecImage: the capture image loaded into the crashkernel= region at boot, as kexec_load() and
+// kexec-tools' ELF loader do for Linux (kexec/kexec-elf-exec.c, kexec/kexec.c): validate a PIE,
+// copy its PT_LOADs, apply its R_X86_64_RELATIVE relocations for the region's base, and digest the
+// result with SHA-256 so the crash path can check it before the jump, as purgatory does
+// (purgatory/purgatory.c, verify_sha256_digest()). Pure logic over two spans.
+using System;
+
+// What is accepted (System V gABI "ELF Header", "Program Header", "Dynamic Section"; x86-64 psABI
+// 4.4 "Relocation"):
+//   ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ET_DYN, EM_X86_64, e_phentsize 56, program headers inside
+//   the file; no PT_INTERP; at most MaxSegments non-empty PT_LOADs, each with p_filesz <= p_memsz,
+//   its file bytes inside the file, [p_vaddr, p_vaddr + p_memsz) inside the loadable part of the
+//   region [0, size - reservedTail), none overlapping another; the entry inside a PT_LOAD;
+//   PT_DYNAMIC (optional) with no DT_NEEDED and no REL, PLT or RELR relocations; DT_RELA entries
+//   (DT_RELAENT 24) inside a PT_LOAD's file bytes, each R_X86_64_NONE or R_X86_64_RELATIVE with its
+//   8 bytes inside a PT_LOAD. Everything is checked before the first byte of the region is written.
+
+public enum KexecErrorCode
+{
+    None = 0,
+    /// <summary>A: file size (fewer than 4 bytes, or no magic).</summary>
+    NotElf,
+    /// <summary>A: file size, shorter than the 64-byte header.</summary>
+    HeaderTruncated,
+    /// <summary>A: e_ident[EI_CLASS].</summary>
+    NotElf64,
+    /// <summary>A: e_ident[EI_DATA].</summary>
+    NotLittleEndian,
+    /// <summary>A: e_ident[EI_VERSION], B: e_version.</summary>
+    BadVersion,
+    /// <summary>A: e_machine.</summary>
+    NotX86_64,
+    /// <summary>A: e_type.</summary>
+    NotPie,
+    /// <summary>A: e_phentsize.</summary>
+    BadProgramHeaderSize,
+    NoProgramHeaders,
+    /// <summary>A: e_phnum, B: the most accepted.</summary>
+    TooManyProgramHeaders,
+    /// <summary>A: where the table ends (or e_phoff if that alone is past the end), B: file size.</summary>
+    ProgramHeadersTruncated,
+    /// <summary>Index: program header.</summary>
+    NeedsInterpreter,
+    NoLoads,
+    /// <summary>A: PT_LOADs with bytes, B: the most accepted.</summary>
+    TooManyLoads,
+    /// <summary>Index: program header. A: p_filesz, B: p_memsz.</summary>
+    LoadFileLarger,
+    /// <summary>Index: program header. A: where its file bytes end (0 if that wraps), B: file size.</summary>
+    LoadTruncated,
+    /// <summary>Index: program header. A: p_vaddr, B: p_memsz.</summary>
+    LoadWraps,
+    /// <summary>Index: program header. A: where it ends, B: loadable bytes of the region.</summary>
+    LoadBeyondRegion,
+    /// <summary>Index: program header. A: the earlier program header it overlaps.</summary>
+    LoadsOverlap,
+    /// <summary>Index: program header. A: p_align, B: the region's base.</summary>
+    LoadMisaligned,
+    /// <summary>A: reserved tail, B: region size.</summary>
+    TailTooLarge,
+    /// <summary>A: e_entry.</summary>
+    EntryOutside,
+    /// <summary>A: module address, B: region address (the caller's guarantee broken).</summary>
+    SourceOverlapsRegion,
+    /// <summary>Index: program header. A: p_offset, B: p_filesz.</summary>
+    DynamicTruncated,
+    /// <summary>A: the d_tag (DT_NEEDED, or a REL/PLT/RELR size that is not 0), B: its value.</summary>
+    DynamicUnsupported,
+    /// <summary>DT_RELA and DT_RELASZ not both present. A: DT_RELA, B: DT_RELASZ.</summary>
+    RelaIncomplete,
+    /// <summary>A: DT_RELAENT, B: DT_RELASZ (the entry is not 24 bytes or the size not a multiple).</summary>
+    BadRelaEntrySize,
+    /// <summary>A: DT_RELA, B: DT_RELASZ; not inside the file bytes of one PT_LOAD.</summary>
+    RelaOutside,
+    /// <summary>Index: relocation. A: type, B: r_offset.</summary>
+    RelocationType,
+    /// <summary>Index: relocation. A: r_offset.</summary>
+    RelocationOutside,
+}
+
+/// <summary>A reason with its numbers, printed in one line by <see cref="Describe"/>.</summary>
+public struct KexecError
+{
+    public KexecErrorCode Code;
+    /// <summary>The program header or relocation concerned, or -1.</summary>
+    public int Index;
+    public ulong A, B;
+
+    public static KexecError Of(KexecErrorCode code, int index, ulong a, ulong b)
+        => new KexecError { Code = code, Index = index, A = a, B = b };
+
+    /// <summary>The whole line: "kexec: capture image rejected: not x86-64 (e_machine 40)".</summary>
+    public readonly void Describe(ref LogLine l)
+    {
+        l.Append("kexec: capture image rejected: ");
+        switch (Code)
+        {
+            case KexecErrorCode.None: l.Append("no error"); break;
+            case KexecErrorCode.NotElf:
+                l.Append("not an ELF file ("); l.AppendDecimal(A); l.Append(" bytes, no 7f 45 4c 46 header)");
+                break;
+            case KexecErrorCode.HeaderTruncated:
+                l.Append("truncated: "); l.AppendDecimal(A); l.Append(" bytes, shorter than the 64-byte ELF header");
+                break;
+            case KexecErrorCode.NotElf64: l.Append("not ELF64 (EI_CLASS "); l.AppendDecimal(A); l.Append(")"); break;
+            case KexecErrorCode.NotLittleEndian: l.Append("not little-endian (EI_DATA "); l.AppendDecimal(A); l.Append(")"); break;
+            case KexecErrorCode.BadVersion:
+                l.Append("unknown ELF version (EI_VERSION "); l.AppendDecimal(A); l.Append(", e_version "); l.AppendDecimal(B); l.Append(")");
+                break;
+            case KexecErrorCode.NotX86_64: l.Append("not x86-64 (e_machine "); l.AppendDecimal(A); l.Append(")"); break;
+            case KexecErrorCode.NotPie: l.Append("not a position-independent executable (e_type "); l.AppendDecimal(A); l.Append(")"); break;
+            case KexecErrorCode.BadProgramHeaderSize: l.Append("bad e_phentsize "); l.AppendDecimal(A); l.Append(" (56 expected)"); break;
+            case KexecErrorCode.NoProgramHeaders: l.Append("no program headers (e_phnum 0)"); break;
+            case KexecErrorCode.TooManyProgramHeaders:
+                l.Append("too many program headers (e_phnum "); l.AppendDecimal(A); l.Append(", at most "); l.AppendDecimal(B); l.Append(")");
+                break;
+            case KexecErrorCode.ProgramHeadersTruncated:
+                l.Append("truncated: program headers end at 0x"); l.AppendHex(A, 1); l.Append(" but the file has 0x"); l.AppendHex(B, 1); l.Append(" bytes");
+                break;
+            case KexecErrorCode.NeedsInterpreter:
+                l.Append("program header "); l.AppendDecimal((long)Index); l.Append(" is PT_INTERP: it needs a dynamic linker (link with --no-dynamic-linker)");
+                break;
+            case KexecErrorCode.NoLoads: l.Append("no PT_LOAD with bytes to load"); break;
+            case KexecErrorCode.TooManyLoads:
+                l.Append("too many PT_LOADs ("); l.AppendDecimal(A); l.Append(", at most "); l.AppendDecimal(B); l.Append(")");
+                break;
+            case KexecErrorCode.LoadFileLarger:
+                Load(ref l); l.Append(": p_filesz 0x"); l.AppendHex(A, 1); l.Append(" exceeds p_memsz 0x"); l.AppendHex(B, 1);
+                break;
+            case KexecErrorCode.LoadTruncated:
+                Load(ref l); l.Append(": file bytes end at 0x"); l.AppendHex(A, 1); l.Append(" but the file has 0x"); l.AppendHex(B, 1); l.Append(" bytes");
+                break;
+            case KexecErrorCode.LoadWraps:
+                Load(ref l); l.Append(" at 0x"); l.AppendHex(A, 1); l.Append(" size 0x"); l.AppendHex(B, 1); l.Append(" wraps around");
+                break;
+            case KexecErrorCode.LoadBeyondRegion:
+                Load(ref l); l.Append(" ends at 0x"); l.AppendHex(A, 1); l.Append(" beyond the region (0x"); l.AppendHex(B, 1); l.Append(" bytes)");
+                break;
+            case KexecErrorCode.LoadsOverlap:
+                Load(ref l); l.Append(" overlaps PT_LOAD "); l.AppendDecimal(A);
+                break;
+            case KexecErrorCode.LoadMisaligned:
+                Load(ref l); l.Append(" needs 0x"); l.AppendHex(A, 1); l.Append(" alignment; the region at 0x"); l.AppendHex(B, 1); l.Append(" has less");
+                break;
+            case KexecErrorCode.TailTooLarge:
+                l.Append("the reserved tail 0x"); l.AppendHex(A, 1); l.Append(" exceeds the region (0x"); l.AppendHex(B, 1); l.Append(" bytes)");
+                break;
+            case KexecErrorCode.EntryOutside: l.Append("entry 0x"); l.AppendHex(A, 1); l.Append(" is outside every PT_LOAD"); break;
+            case KexecErrorCode.SourceOverlapsRegion:
+                l.Append("the module at 0x"); l.AppendHex(A, 1); l.Append(" overlaps the region at 0x"); l.AppendHex(B, 1);
+                break;
+            case KexecErrorCode.DynamicTruncated:
+                l.Append("PT_DYNAMIC "); l.AppendDecimal((long)Index); l.Append(" at offset 0x"); l.AppendHex(A, 1); l.Append(" size 0x");
+                l.AppendHex(B, 1); l.Append(" is outside the file");
+                break;
+            case KexecErrorCode.DynamicUnsupported:
+                l.Append("unsupported dynamic entry "); AppendTag(ref l, A); l.Append(" (value 0x"); l.AppendHex(B, 1); l.Append(")");
+                break;
+            case KexecErrorCode.RelaIncomplete:
+                l.Append("DT_RELA 0x"); l.AppendHex(A, 1); l.Append(" and DT_RELASZ 0x"); l.AppendHex(B, 1); l.Append(" must come together");
+                break;
+            case KexecErrorCode.BadRelaEntrySize:
+                l.Append("DT_RELAENT "); l.AppendDecimal(A); l.Append(" with DT_RELASZ 0x"); l.AppendHex(B, 1); l.Append(" (24-byte entries expected)");
+                break;
+            case KexecErrorCode.RelaOutside:
+                l.Append("relocations at 0x"); l.AppendHex(A, 1); l.Append(" size 0x"); l.AppendHex(B, 1); l.Append(" are not inside one PT_LOAD's file bytes");
+                break;
+            case KexecErrorCode.RelocationType:
+                l.Append("relocation "); l.AppendDecimal((long)Index); l.Append(" at 0x"); l.AppendHex(B, 1); l.Append(" has type ");
+                l.AppendDecimal(A); l.Append(" (only R_X86_64_RELATIVE and R_X86_64_NONE are supported)");
+                break;
+            case KexecErrorCode.RelocationOutside:
+                l.Append("relocation "); l.AppendDecimal((long)Index); l.Append(" at 0x"); l.AppendHex(A, 1); l.Append(" is outside the loaded image");
+                break;
+            default: l.Append("unknown error "); l.AppendDecimal((long)Code); break;
+        }
+    }
+
+    private readonly void Load(ref LogLine l)
+    {
+        l.Append("PT_LOAD ");
+        l.AppendDecimal((long)Index);
+    }
+
+    private static void AppendTag(ref LogLine l, ulong tag)
+    {
+        switch (tag)
+        {
+            case KexecImage.DtNeeded: l.Append("DT_NEEDED"); break;
+            case KexecImage.DtRelSz: l.Append("DT_RELSZ"); break;
+            case KexecImage.DtPltRelSz: l.Append("DT_PLTRELSZ"); break;
+            case KexecImage.DtRelrSz: l.Append("DT_RELRSZ"); break;
+            default: l.Append("d_tag "); l.AppendDecimal(tag); break;
+        }
+    }
+}
+
+/// <summary>
+/// A loaded capture image, Linux's struct kimage in miniature: where it is, where it starts, its
+/// segments (one per non-empty PT_LOAD, in program-header order) and their SHA-256. No reference
+/// fields: the kernel keeps it in a static and reads it again on the crash path.
+/// </summary>
+public unsafe struct KexecImage
+{
+    /// <summary>kexec-tools' KEXEC_SEGMENT_MAX; purgatory digests up to 16 regions.</summary>
+    public const int MaxSegments = 16;
+    /// <summary>Program headers read at most (an ld -pie image has about ten).</summary>
+    public const int MaxProgramHeaders = 256;
+
+    public const ushort EtDyn = 3;
+    public const uint PtLoad = 1, PtDynamic = 2, PtInterp = 3;
+    // d_tag values (gABI "Dynamic Section", and DT_RELR from the 2022 gABI update).
+    public const ulong DtNull = 0, DtNeeded = 1, DtPltRelSz = 2, DtRela = 7, DtRelaSz = 8, DtRelaEnt = 9,
+        DtRelSz = 18, DtRelrSz = 35;
+    /// <summary>sizeof(Elf64_Rela), sizeof(Elf64_Dyn).</summary>
+    public const int RelaSize = 24, DynSize = 16;
+    /// <summary>x86-64 psABI table 4.9: R_X86_64_NONE, R_X86_64_RELATIVE (B + A).</summary>
+    public const uint RX86_64None = 0, RX86_64Relative = 8;
+
+    /// <summary>Physical address of region[0].</summary>
+    public ulong Base;
+    /// <summary>Bytes of the region (the span's length).</summary>
+    public ulong RegionSize;
+    /// <summary>Base + e_entry: where purgatory's job ends and the capture image begins.</summary>
+    public ulong Entry;
+    /// <summary>The highest p_vaddr + p_memsz: bytes from region[0] the image occupies.</summary>
+    public ulong ImageSize;
+    public int SegmentCount;
+    /// <summary>R_X86_64_RELATIVE relocations applied (NONE entries are not counted).</summary>
+    public int Relocations;
+    public KexecError Error;
+
+    fixed ulong _segmentStart[MaxSegments];
+    fixed ulong _segmentSize[MaxSegments];
+    fixed byte _digest[Sha256.DigestSize];
+
+    /// <summary>Segment i as physical [Start, Start + Size) (p_memsz, bss included).</summary>
+    public readonly PhysRange Segment(int i)
+    {
+        if ((uint)i >= (uint)SegmentCount || i >= MaxSegments) return default;
+        return new PhysRange(_segmentStart[i], _segmentSize[i]);
+    }
+
+    /// <summary>Copies the segments to <paramref name="dst"/>; returns how many were copied.</summary>
+    public readonly int CopySegments(Span<PhysRange> dst)
+    {
+        int n = 0;
+        for (; n < SegmentCount && n < MaxSegments && n < dst.Length; n++) dst[n] = new PhysRange(_segmentStart[n], _segmentSize[n]);
+        return n;
+    }
+
+    /// <summary>The digest taken at load time; false if <paramref name="dst"/> is shorter than 32 bytes.</summary>
+    public readonly bool CopyDigest(Span<byte> dst)
+    {
+        if (dst.Length < Sha256.DigestSize) return false;
+        for (int i = 0; i < Sha256.DigestSize; i++) dst[i] = _digest[i];
+        return true;
+    }
+
+    // ---- Loading (first kernel, at boot) -------------------------------------------------------------
+
+    /// <summary>
+    /// Loads <paramref name="elf"/> into <paramref name="region"/>, which is physical memory at
+    /// <paramref name="regionBase"/>; the last <paramref name="reservedTail"/> bytes stay the
+    /// caller's (core header, note copies, page tables). On failure the region is untouched and
+    /// image.Error says why. The module and the region must not overlap: the caller places the
+    /// region clear of the modules, and an overlap is refused here rather than trusted.
+    /// </summary>
+    public static bool Load(ReadOnlySpan<byte> elf, Span<byte> region, ulong regionBase, ulong reservedTail, out KexecImage image)
+    {
+        image = default;
+        image.Base = regionBase;
+        image.RegionSize = (ulong)region.Length;
+        if (!Validate(elf, region, regionBase, reservedTail, ref image, out ulong relaOffset, out ulong relaCount)) return false;
+
+        // Copy each PT_LOAD's file bytes and zero the rest of its memory (bss).
+        int phoff = (int)LittleEndian.U64(elf, Elf.EPhoff);
+        int phnum = LittleEndian.U16(elf, Elf.EPhnum);
+        for (int i = 0; i < phnum; i++)
+        {
+            ReadOnlySpan<byte> ph = elf.Slice(phoff + i * Elf.ProgramHeaderSize, Elf.ProgramHeaderSize);
+            ulong memsz = LittleEndian.U64(ph, Elf.PMemsz);
+            if (LittleEndian.U32(ph, Elf.PType) != PtLoad || memsz == 0) continue;
+            int vaddr = (int)LittleEndian.U64(ph, Elf.PVaddr), filesz = (int)LittleEndian.U64(ph, Elf.PFilesz);
+            Span<byte> dst = region.Slice(vaddr, (int)memsz);
+            elf.Slice((int)LittleEndian.U64(ph, Elf.POffset), filesz).CopyTo(dst);
+            dst.Slice(filesz).Clear();
+        }
+
+        // R_X86_64_RELATIVE: the word at B + r_offset becomes B + r_addend (psABI table 4.9).
+        for (ulong k = 0; k < relaCount; k++)
+        {
+            ReadOnlySpan<byte> rela = elf.Slice((int)(relaOffset + k * RelaSize), RelaSize);
+            if ((uint)LittleEndian.U64(rela, 8) != RX86_64Relative) continue;
+            LittleEndian.Put64(region, (int)LittleEndian.U64(rela, 0), regionBase + LittleEndian.U64(rela, 16));
+            image.Relocations++;
+        }
+
+        PhysRange* segments = stackalloc PhysRange[MaxSegments];
+        int n = image.CopySegments(new Span<PhysRange>(segments, MaxSegments));
+        fixed (byte* d = image._digest)
+            Digest(region, regionBase, new ReadOnlySpan<PhysRange>(segments, n), new Span<byte>(d, Sha256.DigestSize));
+        return true;
+    }
+
+    /// <summary>Every check, in file order, before anything is written. Fills the image's fields but the digest.</summary>
+    private static bool Validate(ReadOnlySpan<byte> elf, Span<byte> region, ulong regionBase, ulong reservedTail,
+                                 ref KexecImage image, out ulong relaOffset, out ulong relaCount)
+    {
+        relaOffset = relaCount = 0;
+        ulong fileSize = (ulong)elf.Length, regionSize = (ulong)region.Length;
+
+        // ---- The ELF header ----
+        if (!Elf.HasMagic(elf)) return Fail(ref image, KexecErrorCode.NotElf, -1, fileSize, 0);
+        if (elf.Length < Elf.HeaderSize) return Fail(ref image, KexecErrorCode.HeaderTruncated, -1, fileSize, 0);
+        if (elf[Elf.EiClass] != Elf.ElfClass64) return Fail(ref image, KexecErrorCode.NotElf64, -1, elf[Elf.EiClass], 0);
+        if (elf[Elf.EiData] != Elf.ElfData2Lsb) return Fail(ref image, KexecErrorCode.NotLittleEndian, -1, elf[Elf.EiData], 0);
+        uint version = LittleEndian.U32(elf, Elf.EVersion);
+        if (elf[Elf.EiVersion] != Elf.EvCurrent || version != Elf.EvCurrent)
+            return Fail(ref image, KexecErrorCode.BadVersion, -1, elf[Elf.EiVersion], version);
+        ushort machine = LittleEndian.U16(elf, Elf.EMachine);
+        if (machine != Elf.EmX86_64) return Fail(ref image, KexecErrorCode.NotX86_64, -1, machine, 0);
+        ushort type = LittleEndian.U16(elf, Elf.EType);
+        if (type != EtDyn) return Fail(ref image, KexecErrorCode.NotPie, -1, type, 0);
+        ushort phentsize = LittleEndian.U16(elf, Elf.EPhentsize);
+        if (phentsize != Elf.ProgramHeaderSize) return Fail(ref image, KexecErrorCode.BadProgramHeaderSize, -1, phentsize, 0);
+        int phnum = LittleEndian.U16(elf, Elf.EPhnum);
+        if (phnum == 0) return Fail(ref image, KexecErrorCode.NoProgramHeaders, -1, 0, 0);
+        if (phnum > MaxProgramHeaders) return Fail(ref image, KexecErrorCode.TooManyProgramHeaders, -1, (ulong)phnum, MaxProgramHeaders);
+        ulong phoff = LittleEndian.U64(elf, Elf.EPhoff);
+        ulong phSize = (ulong)phnum * Elf.ProgramHeaderSize;
+        if (phoff > fileSize || phSize > fileSize - phoff)
+            return Fail(ref image, KexecErrorCode.ProgramHeadersTruncated, -1, phoff > fileSize ? phoff : phoff + phSize, fileSize);
+
+        // ---- The region and the source ----
+        if (reservedTail > regionSize) return Fail(ref image, KexecErrorCode.TailTooLarge, -1, reservedTail, regionSize);
+        ulong loadable = regionSize - reservedTail;
+        fixed (byte* src = elf)
+        fixed (byte* dst = region)
+        {
+            if (elf.Length != 0 && region.Length != 0 && src < dst + region.Length && dst < src + elf.Length)
+                return Fail(ref image, KexecErrorCode.SourceOverlapsRegion, -1, (ulong)src, (ulong)dst);
+        }
+
+        // ---- Program headers ----
+        int dynamic = -1;
+        for (int i = 0; i < phnum; i++)
+        {
+            ReadOnlySpan<byte> ph = elf.Slice((int)phoff + i * Elf.ProgramHeaderSize, Elf.ProgramHeaderSize);
+            uint ptype = LittleEndian.U32(ph, Elf.PType);
+            if (ptype == PtInterp) return Fail(ref image, KexecErrorCode.NeedsInterpreter, i, 0, 0);
+            if (ptype == PtDynamic && dynamic < 0) dynamic = i;
+            if (ptype != PtLoad) continue;
+            ulong offset = LittleEndian.U64(ph, Elf.POffset), vaddr = LittleEndian.U64(ph, Elf.PVaddr);
+            ulong filesz = LittleEndian.U64(ph, Elf.PFilesz), memsz = LittleEndian.U64(ph, Elf.PMemsz);
+            ulong align = LittleEndian.U64(ph, Elf.PAlign);
+            if (filesz > memsz) return Fail(ref image, KexecErrorCode.LoadFileLarger, i, filesz, memsz);
+            if (offset > fileSize || filesz > fileSize - offset)
+                return Fail(ref image, KexecErrorCode.LoadTruncated, i, offset + filesz >= offset ? offset + filesz : 0, fileSize);
+            if (memsz == 0) continue;
+            if (vaddr + memsz < vaddr) return Fail(ref image, KexecErrorCode.LoadWraps, i, vaddr, memsz);
+            if (vaddr + memsz > loadable) return Fail(ref image, KexecErrorCode.LoadBeyondRegion, i, vaddr + memsz, loadable);
+            // The gABI makes p_align a power of two; the base must honour it, or the image's own
+            // assumption (2 MiB pages, say) breaks. The region's 2 MiB alignment covers ld's 4 KiB.
+            if (align > 1 && (align & (align - 1)) == 0 && (regionBase & (align - 1)) != 0)
+                return Fail(ref image, KexecErrorCode.LoadMisaligned, i, align, regionBase);
+            for (int j = 0; j < image.SegmentCount; j++)
+                if (vaddr < image._segmentStart[j] - regionBase + image._segmentSize[j] && image._segmentStart[j] - regionBase < vaddr + memsz)
+                    return Fail(ref image, KexecErrorCode.LoadsOverlap, i, (ulong)image.SegmentHeader(j, elf, (int)phoff, phnum), 0);
+            if (image.SegmentCount == MaxSegments) return Fail(ref image, KexecErrorCode.TooManyLoads, i, MaxSegments + 1, MaxSegments);
+            image._segmentStart[image.SegmentCount] = regionBase + vaddr;
+            image._segmentSize[image.SegmentCount] = memsz;
+            image.SegmentCount++;
+            if (vaddr + memsz > image.ImageSize) image.ImageSize = vaddr + memsz;
+        }
+        if (image.SegmentCount == 0) return Fail(ref image, KexecErrorCode.NoLoads, -1, 0, 0);
+
+        ulong entry = LittleEndian.U64(elf, Elf.EEntry);
+        if (!InsideSegment(ref image, entry, 1)) return Fail(ref image, KexecErrorCode.EntryOutside, -1, entry, 0);
+        image.Entry = regionBase + entry;
+
+        if (dynamic < 0) return true;
+        return ValidateDynamic(elf, dynamic, (int)phoff, phnum, ref image, out relaOffset, out relaCount);
+    }
+
+    /// <summary>The program header index of segment <paramref name="segment"/> (for messages).</summary>
+    private readonly int SegmentHeader(int segment, ReadOnlySpan<byte> elf, int phoff, int phnum)
+    {
+        int seen = 0;
+        for (int i = 0; i < phnum; i++)
+        {
+            ReadOnlySpan<byte> ph = elf.Slice(phoff + i * Elf.ProgramHeaderSize, Elf.ProgramHeaderSize);
+            if (LittleEndian.U32(ph, Elf.PType) != PtLoad || LittleEndian.U64(ph, Elf.PMemsz) == 0) continue;
+            if (seen++ == segment) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>PT_DYNAMIC: the RELA table's place in the file, and every entry checked.</summary>
+    private static bool ValidateDynamic(ReadOnlySpan<byte> elf, int dynamic, int phoff, int phnum, ref KexecImage image,
+                                        out ulong relaOffset, out ulong relaCount)
+    {
+        relaOffset = relaCount = 0;
+        ulong fileSize = (ulong)elf.Length;
+        ReadOnlySpan<byte> dph = elf.Slice(phoff + dynamic * Elf.ProgramHeaderSize, Elf.ProgramHeaderSize);
+        ulong dynOffset = LittleEndian.U64(dph, Elf.POffset), dynSize = LittleEndian.U64(dph, Elf.PFilesz);
+        if (dynOffset > fileSize || dynSize > fileSize - dynOffset)
+            return Fail(ref image, KexecErrorCode.DynamicTruncated, dynamic, dynOffset, dynSize);
+
+        ulong rela = 0, relaSize = 0, relaEnt = 0;
+        bool haveRela = false, haveRelaSize = false;
+        for (ulong p = dynOffset; p + DynSize <= dynOffset + dynSize; p += DynSize)
+        {
+            ulong tag = LittleEndian.U64(elf, (int)p), val = LittleEndian.U64(elf, (int)p + 8);
+            if (tag == DtNull) break;
+            if (tag == DtNeeded || ((tag == DtRelSz || tag == DtPltRelSz || tag == DtRelrSz) && val != 0))
+                return Fail(ref image, KexecErrorCode.DynamicUnsupported, dynamic, tag, val);
+            if (tag == DtRela) { rela = val; haveRela = true; }
+            else if (tag == DtRelaSz) { relaSize = val; haveRelaSize = true; }
+            else if (tag == DtRelaEnt) relaEnt = val;
+        }
+        if (!haveRela && (!haveRelaSize || relaSize == 0)) return true;
+        if (!haveRela || !haveRelaSize) return Fail(ref image, KexecErrorCode.RelaIncomplete, dynamic, rela, relaSize);
+        if (relaSize == 0) return true;
+        if (relaEnt != RelaSize || relaSize % RelaSize != 0) return Fail(ref image, KexecErrorCode.BadRelaEntrySize, dynamic, relaEnt, relaSize);
+
+        // The table is read from the file, through the PT_LOAD whose file bytes hold it.
+        bool placed = false;
+        for (int i = 0; i < phnum && !placed; i++)
+        {
+            ReadOnlySpan<byte> ph = elf.Slice(phoff + i * Elf.ProgramHeaderSize, Elf.ProgramHeaderSize);
+            if (LittleEndian.U32(ph, Elf.PType) != PtLoad) continue;
+            ulong vaddr = LittleEndian.U64(ph, Elf.PVaddr), filesz = LittleEndian.U64(ph, Elf.PFilesz);
+            if (rela >= vaddr && rela - vaddr <= filesz && relaSize <= filesz - (rela - vaddr))
+            {
+                relaOffset = LittleEndian.U64(ph, Elf.POffset) + (rela - vaddr);
+                placed = true;
+            }
+        }
+        if (!placed) return Fail(ref image, KexecErrorCode.RelaOutside, dynamic, rela, relaSize);
+        relaCount = relaSize / RelaSize;
+
+        for (ulong k = 0; k < relaCount; k++)
+        {
+            ReadOnlySpan<byte> r = elf.Slice((int)(relaOffset + k * RelaSize), RelaSize);
+            ulong offset = LittleEndian.U64(r, 0);
+            uint rtype = (uint)LittleEndian.U64(r, 8);
+            if (rtype == RX86_64None) continue;
+            if (rtype != RX86_64Relative) return Fail(ref image, KexecErrorCode.RelocationType, (int)k, rtype, offset);
+            if (!InsideSegment(ref image, offset, 8)) return Fail(ref image, KexecErrorCode.RelocationOutside, (int)k, offset, 0);
+        }
+        return true;
+    }
+
+    /// <summary>True if [offset, offset + length) (relative to region[0]) lies inside one segment.</summary>
+    private static bool InsideSegment(ref KexecImage image, ulong offset, ulong length)
+    {
+        for (int j = 0; j < image.SegmentCount; j++)
+        {
+            ulong start = image._segmentStart[j] - image.Base, size = image._segmentSize[j];
+            if (offset >= start && offset - start <= size && length <= size - (offset - start)) return true;
+        }
+        return false;
+    }
+
+    private static bool Fail(ref KexecImage image, KexecErrorCode code, int index, ulong a, ulong b)
+    {
+        image.Error = KexecError.Of(code, index, a, b);
+        image.SegmentCount = 0;
+        image.Relocations = 0;
+        image.Entry = image.ImageSize = 0;
+        return false;
+    }
+
+    // ---- The digest (load time, and again on the crash path) ---------------------------------------
+
+    /// <summary>
+    /// SHA-256 over the segments' bytes in order, each segment given as physical [Start, Start + Size)
+    /// inside the region at <paramref name="regionBase"/>. False (nothing digested) if a segment is
+    /// outside the region or <paramref name="digest"/> is shorter than 32 bytes.
+    /// </summary>
+    public static bool Digest(ReadOnlySpan<byte> region, ulong regionBase, ReadOnlySpan<PhysRange> segments, Span<byte> digest)
+    {
+        if (digest.Length < Sha256.DigestSize) return false;
+        ulong size = (ulong)region.Length;
+        for (int i = 0; i < segments.Length; i++)
+        {
+            PhysRange s = segments[i];
+            if (s.Start < regionBase || s.Start - regionBase > size || s.Size > size - (s.Start - regionBase)) return false;
+        }
+        Sha256 sha = Sha256.Create();
+        for (int i = 0; i < segments.Length; i++)
+            sha.Update(region.Slice((int)(segments[i].Start - regionBase), (int)segments[i].Size));
+        return sha.Final(digest);
+    }
+
+    /// <summary>
+    /// Recomputes the digest into <paramref name="actual"/> and compares it with
+    /// <paramref name="expected"/>, as purgatory does before jumping. False on a mismatch or when
+    /// the segments do not lie inside the region.
+    /// </summary>
+    public static bool Verify(ReadOnlySpan<byte> region, ulong regionBase, ReadOnlySpan<PhysRange> segments,
+                              ReadOnlySpan<byte> expected, Span<byte> actual)
+    {
+        if (!Digest(region, regionBase, segments, actual)) return false;
+        return Sha256.DigestsEqual(expected, actual.Slice(0, Sha256.DigestSize));
+    }
+
+    /// <summary>Verify against this image's own segments and load-time digest.</summary>
+    public readonly bool Verify(ReadOnlySpan<byte> region, Span<byte> actual)
+    {
+        if (SegmentCount == 0) return false;
+        PhysRange* segments = stackalloc PhysRange[MaxSegments];
+        int n = CopySegments(new Span<PhysRange>(segments, MaxSegments));
+        byte* expected = stackalloc byte[Sha256.DigestSize];
+        CopyDigest(new Span<byte>(expected, Sha256.DigestSize));
+        return Verify(region, Base, new ReadOnlySpan<PhysRange>(segments, n), new ReadOnlySpan<byte>(expected, Sha256.DigestSize), actual);
+    }
+
+    // ---- Messages --------------------------------------------------------------------------------------
+
+    /// <summary>"kexec: capture image loaded at 0x..: 3 segments, 0x.. bytes, 12 relocations, entry 0x.., sha256 ..".</summary>
+    public readonly void DescribeLoaded(ref LogLine l)
+    {
+        l.Append("kexec: capture image loaded at 0x"); l.AppendHex(Base, 8); l.Append(": ");
+        l.AppendDecimal((long)SegmentCount); l.Append(SegmentCount == 1 ? " segment, 0x" : " segments, 0x");
+        l.AppendHex(ImageSize, 1); l.Append(" bytes, "); l.AppendDecimal((long)Relocations);
+        l.Append(Relocations == 1 ? " relocation, entry 0x" : " relocations, entry 0x"); l.AppendHex(Entry, 8);
+        l.Append(", sha256 ");
+        for (int i = 0; i < Sha256.DigestSize; i++) l.AppendHex(_digest[i], 2);
+    }
+
+    /// <summary>Purgatory's complaint, both digests in one line.</summary>
+    public static void DescribeMismatch(ref LogLine l, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    {
+        l.Append("kexec: capture image digest mismatch: expected ");
+        for (int i = 0; i < expected.Length && i < Sha256.DigestSize; i++) l.AppendHex(expected[i], 2);
+        l.Append(" got ");
+        for (int i = 0; i < actual.Length && i < Sha256.DigestSize; i++) l.AppendHex(actual[i], 2);
+    }
+}
