@@ -113,13 +113,13 @@ static unsafe class CrashShutdown
                 Log.Emit(ref l);
                 continue;
             }
-            FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs);
+            FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs, default);
             Log.Emit(ref l);
         }
     }
 
     /// <summary>"CPU %d apic %d rip %s+0x%x/0x%x rsp %016lx r12 %016lx", shared with the capture report.</summary>
-    public static void FormatCpuLine(ref LogLine l, string prefix, int cpu, uint apicId, in PrStatusRegs regs)
+    public static void FormatCpuLine(ref LogLine l, string prefix, int cpu, uint apicId, in PrStatusRegs regs, System.ReadOnlySpan<byte> symbols)
     {
         l.Append(prefix);
         l.Append("CPU ");
@@ -127,7 +127,9 @@ static unsafe class CrashShutdown
         l.Append(" apic ");
         l.AppendDecimal(apicId);
         l.Append(" rip ");
-        Symbols.Append(ref l, regs[UserReg.Rip]);
+        // The capture kernel names the first kernel's RIPs with the first kernel's table.
+        if (symbols.IsEmpty) Symbols.Append(ref l, regs[UserReg.Rip]);
+        else Symbols.AppendFrom(symbols, regs[UserReg.Rip], ref l, regs[UserReg.Rip]);
         l.Append(" rsp ");
         l.AppendHex(regs[UserReg.Rsp], 16);
         l.Append(" r12 ");

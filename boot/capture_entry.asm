@@ -13,6 +13,7 @@ PTE_PCD         equ 1 << 4
 PTE_LARGE       equ 1 << 7
 
 extern capture_main, enable_sse
+extern __bss_start, __bss_end
 
 section .text
 global capture_entry
@@ -22,6 +23,14 @@ capture_entry:
     mov r12, rdi
     mov r13, rsi
     mov r14, rdx
+    ; Zero our own bss first: the digest the first kernel checks covers only the file-backed
+    ; bytes, so nothing may be assumed about the rest (stacks, page tables, the log ring).
+    lea rdi, [rel __bss_start]
+    lea rcx, [rel __bss_end]
+    sub rcx, rdi
+    shr rcx, 3
+    xor eax, eax
+    rep stosq
     lea rsp, [rel boot_stack_top]
     call build_identity_map
     lea rax, [rel boot_pml4]

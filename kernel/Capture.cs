@@ -189,7 +189,7 @@ static unsafe class Capture
         {
             LogLine l = default;
             if (FindCpuNote(cpu, out PrStatusRegs regs))
-                CrashShutdown.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs);
+                CrashShutdown.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
             else
             {
                 l.Append("capture: CPU ");
@@ -199,6 +199,15 @@ static unsafe class Capture
             Log.Emit(ref l);
         }
         ReportLogTail(info);
+    }
+
+    /// <summary>The first kernel's kallsyms table, through VMCOREINFO (empty if it cannot be read).</summary>
+    static ReadOnlySpan<byte> FirstKernelSymbols(ReadOnlySpan<byte> info)
+    {
+        if (!Vmcoreinfo.FindSymbol(info, "kallsyms", out ulong at) || !Vmcoreinfo.FindSize(info, "kallsyms", out ulong size) || size > 16 << 20)
+            return default;
+        byte* p = FirstKernelMemory.Map(at, size);
+        return p == null ? default : new ReadOnlySpan<byte>(p, (int)size);
     }
 
     static bool FindCpuNote(int cpu, out PrStatusRegs regs)

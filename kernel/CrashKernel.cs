@@ -113,8 +113,6 @@ public enum CrashKernelErrorCode : byte
     TooLarge,
     /// <summary>@offset is not a multiple of <see cref="CrashKernel.Alignment"/>.</summary>
     OffsetUnaligned,
-    /// <summary>@offset lies in the first MiB.</summary>
-    OffsetBelowFloor,
     /// <summary>The region at @offset ends above 4 GiB (or wraps). A: its end.</summary>
     OffsetAbove4G,
     /// <summary>The region at @offset overlaps the kernel image. A, B: the kernel's [start, end).</summary>
@@ -163,7 +161,7 @@ public struct CrashKernelReservation
     /// The one line for the console: "crashkernel reserved: ..." on success, else the reason, ending
     /// in "kdump disabled". <paramref name="value"/> is the parameter's text (shown in syntax errors).
     /// </summary>
-    public readonly void Describe(ref LogLine l, ReadOnlySpan<byte> value)
+    public readonly void Describe(ref LogLine l, scoped ReadOnlySpan<byte> value)
     {
         CrashKernelError e = Error;
         if (e.IsSyntax)
@@ -180,7 +178,7 @@ public struct CrashKernelReservation
                 l.Append(" ("); CrashKernel.AppendSize(ref l, Size);
                 if (Size != RequestedSize)
                 {
-                    l.Append(", "); CrashKernel.AppendSize(ref l, RequestedSize); l.Append(" rounded up to 2M");
+                    l.Append(", "); CrashKernel.AppendSize(ref l, RequestedSize); l.Append(" rounded up to a multiple of 2M");
                 }
                 l.Append(RequestedOffset != 0 ? " at the requested offset" : ", highest free below 4G");
                 l.Append("; RAM "); CrashKernel.AppendSize(ref l, SystemRam); l.Append(")");
@@ -204,7 +202,6 @@ public struct CrashKernelReservation
         switch (e.Code)
         {
             case CrashKernelErrorCode.OffsetUnaligned: l.Append("the offset is not a multiple of 2M"); break;
-            case CrashKernelErrorCode.OffsetBelowFloor: l.Append("it overlaps the first 1M"); break;
             case CrashKernelErrorCode.OffsetAbove4G: l.Append("it ends above 4G"); break;
             case CrashKernelErrorCode.OffsetOverlapsKernel: l.Append("it overlaps the kernel "); AppendMem(ref l, e.A, e.B); break;
             case CrashKernelErrorCode.OffsetOverlapsModule:
@@ -442,7 +439,7 @@ static unsafe class CrashKernel
         {
             ulong start = request.Offset;
             if (start % Alignment != 0) return Fail(ref result, CrashKernelErrorCode.OffsetUnaligned, 0, 0, 0);
-            if (start < Floor) return Fail(ref result, CrashKernelErrorCode.OffsetBelowFloor, 0, 0, 0);
+            // An aligned offset other than 0 is at least 2 MiB, so the first MiB is out of reach.
             if (start > Ceiling || aligned > Ceiling - start) return Fail(ref result, CrashKernelErrorCode.OffsetAbove4G, 0, 0, 0);
             PhysRange want = new PhysRange(start, aligned);
             if (want.Overlaps(busy[0].Start, busy[0].Size))
@@ -517,7 +514,7 @@ static unsafe class CrashKernel
     }
 
     /// <summary>The parameter's text as given, cut like BootParams' malformed values so the line keeps its reason.</summary>
-    internal static void AppendValue(ref LogLine l, ReadOnlySpan<byte> value)
+    internal static void AppendValue(ref LogLine l, scoped ReadOnlySpan<byte> value)
     {
         if (value.Length <= BootParams.MaxValueShown) l.Append(value);
         else

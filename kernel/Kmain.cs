@@ -40,6 +40,7 @@ static unsafe class Kmain
         Nmi.Init();
         Platform.Init();
         Platform.BringUpCpus();
+        Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         s_bootComplete = true;
         Selftest.RunIfRequested();

@@ -12,10 +12,14 @@ static unsafe class Symbols
     }
 
     /// <summary>Appends "name+0xoff/0xsize", or the bare hex address when no symbol covers it.</summary>
-    public static void Append(ref LogLine line, ulong address)
-    {
+    public static void Append(ref LogLine line, ulong address) =>
         // The table holds link-time addresses; the capture image runs relocated by its load bias.
-        if (Kallsyms.Lookup(Table, address - KernelLayout.Get.LoadBias, out System.ReadOnlySpan<byte> name, out ulong offset, out ulong size))
+        AppendFrom(Table, address - KernelLayout.Get.LoadBias, ref line, address);
+
+    /// <summary>Names an address with another image's table (the capture kernel naming the first kernel's RIPs).</summary>
+    public static void AppendFrom(System.ReadOnlySpan<byte> table, ulong linkAddress, ref LogLine line, ulong address)
+    {
+        if (Kallsyms.Lookup(table, linkAddress, out System.ReadOnlySpan<byte> name, out ulong offset, out ulong size))
         {
             line.Append(name);
             line.Append("+0x");

@@ -58,7 +58,7 @@ public ref struct VmcoreinfoBuilder
     public bool AddDecimal(string key, long value) => Put("", key, "", ValueKind.Signed, (ulong)value, default, "", false);
     public bool AddUnsigned(string key, ulong value) => Put("", key, "", ValueKind.Unsigned, value, default, "", false);
     public bool AddHex(string key, ulong value) => Put("", key, "", ValueKind.Hex, value, default, "", false);
-    public bool AddText(string key, ReadOnlySpan<byte> value) => Put("", key, "", ValueKind.Bytes, 0, value, "", false);
+    public bool AddText(string key, scoped ReadOnlySpan<byte> value) => Put("", key, "", ValueKind.Bytes, 0, value, "", false);
     public bool AddText(string key, string value) => Put("", key, "", ValueKind.String, 0, default, value, false);
 
     // ---- Replace or append (crash time: CRASHTIME=, PANIC_MESSAGE=, CPU_MISSING=) ------------------
@@ -67,7 +67,7 @@ public ref struct VmcoreinfoBuilder
     public bool SetDecimal(string key, long value) => Put("", key, "", ValueKind.Signed, (ulong)value, default, "", true);
     public bool SetUnsigned(string key, ulong value) => Put("", key, "", ValueKind.Unsigned, value, default, "", true);
     public bool SetHex(string key, ulong value) => Put("", key, "", ValueKind.Hex, value, default, "", true);
-    public bool SetText(string key, ReadOnlySpan<byte> value) => Put("", key, "", ValueKind.Bytes, 0, value, "", true);
+    public bool SetText(string key, scoped ReadOnlySpan<byte> value) => Put("", key, "", ValueKind.Bytes, 0, value, "", true);
     public bool SetText(string key, string value) => Put("", key, "", ValueKind.String, 0, default, value, true);
 
     /// <summary>Removes every line with this key; returns how many went.</summary>
@@ -87,7 +87,7 @@ public ref struct VmcoreinfoBuilder
 
     private enum ValueKind { Signed, Unsigned, Hex, Bytes, String }
 
-    private bool Put(string prefix, string name, string suffix, ValueKind kind, ulong number, ReadOnlySpan<byte> bytes, string text, bool replace)
+    private bool Put(string prefix, string name, string suffix, ValueKind kind, ulong number, scoped ReadOnlySpan<byte> bytes, string text, bool replace)
     {
         if (name.Length == 0 || !ValidKeyPart(prefix) || !ValidKeyPart(name) || !ValidKeyPart(suffix)) return false;
 

@@ -1,0 +1,1 @@
+namespace Nmidump.Inspector; public static class Cli { public static int Run(string[] a) => 0; }
