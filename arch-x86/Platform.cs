@@ -68,7 +68,7 @@ static unsafe class Platform
     /// <summary>The capture kernel powers off with the first kernel's ACPI values (VMCOREINFO ACPI_PM1A_CNT, ACPI_SLP_TYPA).</summary>
     public static void UseAcpiPowerOff(System.ReadOnlySpan<byte> vmcoreinfo)
     {
-        if (!Vmcoreinfo.FindUnsigned(vmcoreinfo, "ACPI_PM1A_CNT", out ulong pm1a) || pm1a == 0 || pm1a > 0xFFFF) return;
+        if (!Vmcoreinfo.FindHex(vmcoreinfo, "ACPI_PM1A_CNT", out ulong pm1a) || pm1a == 0 || pm1a > 0xFFFF) return;
         Vmcoreinfo.FindUnsigned(vmcoreinfo, "ACPI_SLP_TYPA", out ulong slpTypA);
         s_acpi.Pm1aControl = (ushort)pm1a;
         s_acpi.SlpTypA = (byte)slpTypA;

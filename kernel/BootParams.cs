@@ -80,6 +80,7 @@ public enum DumpChannels
     Window,
     Debugcon,
     Both,
+    None,
 }
 
 /// <summary>crashtest=: the crash scenario a test boot asks for; same order as the table's words.</summary>
@@ -367,8 +368,8 @@ public static class BootParams
             "Microseconds to wait after INIT before the SIPIs; 10000 restores the MP spec's delay"u8),
         BootParam.Selftest => ChoiceUnset("selftest"u8, "ipi"u8, "none"u8,
             "Boot-time self-test: ipi sends a fixed and an NMI IPI from CPU 0 to every other CPU"u8),
-        BootParam.DumpChannels => ChoiceUnset("dump_channels"u8, "window debugcon both"u8, "window if present, else debugcon"u8,
-            "Capture kernel: where the vmcore goes (the ivshmem window, debugcon port 0xe9, or both)"u8),
+        BootParam.DumpChannels => ChoiceUnset("dump_channels"u8, "window debugcon both none"u8, "window if present, else debugcon"u8,
+            "Capture kernel: where the vmcore goes (ivshmem window, debugcon port 0xe9, both, or none: report only)"u8),
         BootParam.KexecCorruptTest => Flag("kexec_corrupt_test"u8,
             "Flip one byte of the loaded capture image after its digest was taken (tests the check)"u8),
         BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,

@@ -11,7 +11,8 @@ public static class CaptureBoot
 {
     public static string CaptureImage => Path.Combine(Kernel.Root, "out", "capture.elf");
 
-    public static QemuMachine Boot(string append, int smp, int memoryMiB = 128, string? module = null, string moduleArgs = "", IReadOnlyList<string>? extraArgs = null)
+    /// <summary>Boots with the capture image as module; by default the capture kernel only reports (dump_channels=none).</summary>
+    public static QemuMachine Boot(string append, int smp, int memoryMiB = 128, string? module = null, string moduleArgs = "dump_channels=none", IReadOnlyList<string>? extraArgs = null)
     {
         Assert.True(File.Exists(CaptureImage), $"{CaptureImage} is missing: run ./build.sh build");
         return QemuMachine.Start(new QemuOptions

@@ -89,6 +89,27 @@ public class VmcoreTests
     }
 
     [Fact]
+    public void Merge_LoadsOfOddSizes_FollowEachOtherWithoutPadding()
+    {
+        using var m = new DumpMachine();
+        LoadSegment[] loads = [new(0x1000, 0x1000, 0x123), new(0x10_0000, 0x10_0000, 0x1001), new(0x20_3000, 0x20_3000, 0x10)];
+        var file = m.Vmcore(m.Crash(1, loads: loads));
+        var core = Open(file);
+        ulong[] offsets = [0x1000, 0x1123, 0x2124];
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(core.Load(i, out var load));
+            Assert.Equal(offsets[i], load.Offset);
+        }
+        Assert.Equal(0x2134, file.Length);
+        var buffer = new byte[8];
+        Assert.Equal(8, core.ReadPhysical(0x20_3000, buffer));
+        Assert.Equal(DumpMachine.PageMarker(0x20_3000), BinaryPrimitives.ReadUInt64LittleEndian(buffer));
+        Assert.Equal(1, core.ReadPhysical(0x10_1000, buffer));
+        Assert.Equal(DumpMachine.PageMarker(0x10_1000) & 0xFF, buffer[0]);
+    }
+
+    [Fact]
     public void Reader_GivesEachCpusRegistersAndVmcoreinfo()
     {
         using var m = new DumpMachine();

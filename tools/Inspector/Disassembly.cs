@@ -64,27 +64,24 @@ public static class Disassembly
     static List<Instruction>? DecodeUpTo(byte[] code, ulong codeStart, ulong start, ulong rip, int after)
     {
         int offset = (int)(start - codeStart);
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code, offset, code.Length - offset), start);
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(code, offset, code.Length - offset), start);
         var list = new List<Instruction>();
         ulong end = codeStart + (ulong)code.Length;
-        int afterRip = -1;
-        while (decoder.IP < end && afterRip < after)
+        int fromRip = -1;
+        while (decoder.IP < end && fromRip < after)
         {
             decoder.Decode(out Instruction ins);
-            if (ins.IP < rip)
-            {
-                if (ins.IsInvalid || ins.NextIP > rip) return null;
-            }
-            else
-            {
-                if (ins.IP == rip && ins.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes) { list.Add(ins); break; }
-                if (ins.IsInvalid && afterRip >= 0) break;
-                afterRip++;
-            }
+            // Each instruction before RIP ends at or before it, so the first one that does not start
+            // before RIP starts exactly at RIP.
+            if (ins.IP < rip && (ins.IsInvalid || ins.NextIP > rip)) return null;
             list.Add(ins);
-            if (ins.IsInvalid) break;
+            if (ins.IP >= rip)
+            {
+                fromRip++;
+                if (ins.IsInvalid) break;
+            }
         }
-        return list.Count > 0 && list.Exists(i => i.IP == rip) ? list : null;
+        return fromRip >= 0 ? list : null;
     }
 
     static string Spaced(string hex)

@@ -1,0 +1,323 @@
+// What a vmcore says, gathered into plain values before anything is printed: the crash (VMCOREINFO's
+// PANIC_MESSAGE, CRASHTIME, PANIC_CPU), each CPU's saved registers (the NT_PRSTATUS notes, pid =
+// CPU + 1) with its RIP named and the code around it, the CPUs that left no note, the memory ranges
+// (PT_LOADs) and the first kernel's log ring. Everything comes through the kernel's own readers;
+// what is missing or damaged becomes a warning, never an exception, so a damaged dump still yields
+// whatever it holds.
+using System.Text;
+
+namespace Nmidump.Inspector;
+
+/// <summary>One CPU that saved its registers.</summary>
+public sealed class CpuState
+{
+    public int Cpu { get; init; }
+    public int Pid { get; init; }
+    public long? ApicId { get; init; }
+    public bool IsPanicCpu { get; init; }
+    /// <summary>The 27 registers of user_regs_struct, indexed by <see cref="UserReg"/>.</summary>
+    public required ulong[] Regs { get; init; }
+    /// <summary>"function+0xoff/0xsize", or null when no symbol covers RIP.</summary>
+    public string? RipSymbol { get; init; }
+    public List<CodeLine> Code { get; init; } = [];
+    /// <summary>Why there is no code, when there is none.</summary>
+    public string? CodeProblem { get; init; }
+
+    public ulong this[UserReg r] => Regs[(int)r];
+}
+
+/// <summary>One PT_LOAD.</summary>
+public sealed record MemoryRange(ulong PhysAddr, ulong VirtAddr, ulong Size, ulong FileOffset);
+
+/// <summary>The gathered contents of a dump.</summary>
+public sealed class Inspection
+{
+    public required string Path { get; init; }
+    public long FileSize { get; set; }
+    /// <summary>Set when the file was a DumpStream, decoded in memory first.</summary>
+    public string? DecodedFrom { get; set; }
+
+    public bool HasVmcoreinfo { get; set; }
+    public List<string> VmcoreinfoLines { get; } = [];
+    public string? PanicMessage { get; set; }
+    public long? PanicCpu { get; set; }
+    public ulong? CrashTime { get; set; }
+    public string? OsRelease { get; set; }
+    public string? BuildId { get; set; }
+    public long? NrCpus { get; set; }
+
+    public string? KernelPath { get; set; }
+    public string? KernelBuildId { get; set; }
+    /// <summary>null: nothing to compare (no --kernel, or one side has no build id).</summary>
+    public bool? BuildIdMatches { get; set; }
+
+    public SymbolTable? Symbols { get; set; }
+
+    public List<CpuState> Cpus { get; } = [];
+    /// <summary>CPU number and why it has no registers in the dump.</summary>
+    public List<(int Cpu, string Why)> MissingCpus { get; } = [];
+    public List<MemoryRange> Memory { get; } = [];
+
+    public List<string> Log { get; } = [];
+    public ulong LogRecords { get; set; }
+    public ulong LogDropped { get; set; }
+    public int LogLinesWanted { get; set; }
+
+    /// <summary>What could not be read, one line each; the report prints them where they belong.</summary>
+    public List<string> Warnings { get; } = [];
+}
+
+public static class DumpInspector
+{
+    /// <summary>The largest log ring or symbol table read out of a dump (the kernel's are KiB to a few MiB).</summary>
+    public const ulong MaxTableSize = 64 << 20;
+
+    /// <summary>
+    /// Gathers everything from a dump that <see cref="VmcoreFile.Open"/> accepted.
+    /// <paramref name="kernel"/> is --kernel's image, if given.
+    /// </summary>
+    public static Inspection Inspect(string path, ReadOnlySpan<byte> file, KernelElf? kernel, string? kernelPath,
+        int logLines, bool disassemble)
+    {
+        if (!VmcoreFile.Open(file, out VmcoreFile core, out ElfCoreError error))
+            throw new InvalidOperationException("Inspect needs a file VmcoreFile.Open accepts: " + Describe(error));
+        var r = new Inspection { Path = path, FileSize = file.Length, KernelPath = kernelPath, LogLinesWanted = logLines };
+
+        ReadOnlySpan<byte> info = default;
+        if (core.NoteSegmentCount == 0) r.Warnings.Add("the dump has no PT_NOTE: no registers, no VMCOREINFO");
+        else if (core.NoteSegmentCount > 1) r.Warnings.Add($"the dump has {core.NoteSegmentCount} PT_NOTEs; only the first is read (/proc/vmcore merges them into one)");
+        CheckNotes(core.Notes, r);
+        if (core.VmcoreinfoText(out info)) ReadVmcoreinfo(info, r);
+        else r.Warnings.Add("no VMCOREINFO note: no panic message, crash time, symbols or log");
+
+        ChooseSymbols(core, info, kernel, kernelPath, r);
+        ReadCpus(core, info, r, disassemble);
+        ReadMemory(core, r);
+        if (r.HasVmcoreinfo) ReadLog(core, info, logLines, r);
+        return r;
+    }
+
+    static void CheckNotes(ReadOnlySpan<byte> notes, Inspection r)
+    {
+        ElfNoteReader walk = new ElfNoteReader(notes);
+        while (walk.MoveNext()) { }
+        if (walk.Corrupt)
+        {
+            var l = new LogLine(0, 0);
+            walk.DescribeCorruption(ref l);
+            r.Warnings.Add("the PT_NOTE is damaged, notes after the damage are lost: " + Ascii(l.AsSpan()));
+        }
+    }
+
+    static void ReadVmcoreinfo(ReadOnlySpan<byte> info, Inspection r)
+    {
+        r.HasVmcoreinfo = true;
+        foreach (string line in Ascii(info).Split('\n'))
+            if (line.Length > 0) r.VmcoreinfoLines.Add(line);
+        r.PanicMessage = Text(info, "PANIC_MESSAGE");
+        r.OsRelease = Text(info, "OSRELEASE");
+        r.BuildId = Text(info, "BUILD-ID");
+        if (Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong t)) r.CrashTime = t;
+        if (Vmcoreinfo.FindDecimal(info, "PANIC_CPU", out long p)) r.PanicCpu = p;
+        if (Vmcoreinfo.FindNumber(info, "nr_cpus", out long n)) r.NrCpus = n;
+    }
+
+    /// <summary>
+    /// The dump's own table is right for the dump by construction; --kernel's is preferred only when
+    /// its build id matches (or cannot be compared), since a mismatched image names the wrong code.
+    /// </summary>
+    static void ChooseSymbols(VmcoreFile core, ReadOnlySpan<byte> info, KernelElf? kernel, string? kernelPath, Inspection r)
+    {
+        SymbolTable? embedded = null;
+        if (Vmcoreinfo.FindSymbol(info, "kallsyms", out ulong at))
+        {
+            if (!Vmcoreinfo.FindSize(info, "kallsyms", out ulong size)) r.Warnings.Add("VMCOREINFO has SYMBOL(kallsyms) but no SIZE(kallsyms)");
+            else if (ReadTable(core, at, size, "kallsyms", r) is byte[] table)
+            {
+                if (Kallsyms.Count(table) == 0) r.Warnings.Add($"the embedded kallsyms table at 0x{at:x} is empty or damaged");
+                else embedded = new SymbolTable(table, $"the dump's embedded kallsyms (0x{at:x}, {Kallsyms.Count(table)} symbols)");
+            }
+        }
+        else if (r.HasVmcoreinfo) r.Warnings.Add("VMCOREINFO names no SYMBOL(kallsyms): no embedded symbol table");
+
+        if (kernel != null)
+        {
+            r.KernelBuildId = kernel.BuildId;
+            if (r.BuildId != null && kernel.BuildId != null)
+                r.BuildIdMatches = string.Equals(r.BuildId, kernel.BuildId, StringComparison.OrdinalIgnoreCase);
+            var fromKernel = kernel.SymbolCount > 0 ? new SymbolTable(kernel.Symbols, $"{kernelPath} ({kernel.SymbolCount} symbols)") : null;
+            if (fromKernel == null) r.Warnings.Add($"{kernelPath} has no symbols in executable sections (stripped?)");
+            r.Symbols = r.BuildIdMatches == false && embedded != null ? embedded : fromKernel ?? embedded;
+        }
+        else
+        {
+            r.Symbols = embedded;
+        }
+    }
+
+    static void ReadCpus(VmcoreFile core, ReadOnlySpan<byte> info, Inspection r, bool disassemble)
+    {
+        Vmcoreinfo.Find(info, "APIC_IDS", out ReadOnlySpan<byte> apicText);
+        List<long> apicIds = Numbers(apicText);
+        var seen = new HashSet<int>();
+        int count = core.PrStatusCount;
+        for (int n = 0; n < count; n++)
+        {
+            if (!core.PrStatus(n, out int pid, out PrStatusRegs regs))
+            {
+                r.Warnings.Add($"NT_PRSTATUS note {n} has a desc of the wrong size (336 bytes expected): skipped");
+                continue;
+            }
+            int cpu = pid - 1;
+            if (pid <= 0 || !seen.Add(cpu))
+            {
+                r.Warnings.Add(pid <= 0 ? $"NT_PRSTATUS note {n} has pr_pid {pid}: no CPU number (pid = CPU + 1)"
+                                        : $"NT_PRSTATUS note {n} repeats CPU {cpu} (pr_pid {pid})");
+                if (pid <= 0) cpu = -1;
+            }
+            var values = new ulong[PrStatusRegs.Count];
+            for (int i = 0; i < values.Length; i++) values[i] = regs[(UserReg)i];
+            ulong rip = values[(int)UserReg.Rip];
+            string? symbol = null;
+            ulong? functionStart = null;
+            if (r.Symbols != null && r.Symbols.Lookup(rip, out string name, out ulong start, out ulong size))
+            {
+                symbol = $"{name}+0x{rip - start:x}/0x{size:x}";
+                functionStart = start;
+            }
+            List<CodeLine> code = [];
+            string? problem = null;
+            if (disassemble) code = CodeAround(core, rip, functionStart, r.Symbols, out problem);
+            r.Cpus.Add(new CpuState
+            {
+                Cpu = cpu, Pid = pid, Regs = values, RipSymbol = symbol, Code = code, CodeProblem = problem,
+                ApicId = cpu >= 0 && cpu < apicIds.Count ? apicIds[cpu] : null,
+                IsPanicCpu = r.PanicCpu == cpu,
+            });
+        }
+        r.Cpus.Sort((a, b) => a.Cpu.CompareTo(b.Cpu));
+
+        // A CPU that did not answer the NMI shootdown left no note; the first kernel names it in
+        // CPU_MISSING. A CPU below nr_cpus without a note that CPU_MISSING does not name is reported too.
+        var named = new HashSet<int>();
+        if (Vmcoreinfo.Find(info, "CPU_MISSING", out ReadOnlySpan<byte> missing))
+            foreach (long c in Numbers(missing))
+            {
+                if (c < 0 || c > int.MaxValue || !named.Add((int)c)) continue;
+                r.MissingCpus.Add(((int)c, seen.Contains((int)c)
+                    ? "named in CPU_MISSING, yet it has a note"
+                    : "did not answer the NMI shootdown (CPU_MISSING): no registers"));
+            }
+        for (int c = 0; r.NrCpus is long nr && c < nr && c < 4096; c++)
+            if (!seen.Contains(c) && !named.Contains(c))
+                r.MissingCpus.Add((c, "no NT_PRSTATUS note, and CPU_MISSING does not name it"));
+        r.MissingCpus.Sort((a, b) => a.Cpu.CompareTo(b.Cpu));
+    }
+
+    static List<CodeLine> CodeAround(VmcoreFile core, ulong rip, ulong? functionStart, SymbolTable? symbols, out string? problem)
+    {
+        problem = null;
+        // From the function's first byte when that is near; else a short window before RIP.
+        ulong back = functionStart is ulong f && rip - f <= Disassembly.MaxFromSymbol ? rip - f : Disassembly.ScanBack;
+        if (back > rip) back = rip;
+        ulong start = rip - back;
+        var buffer = new byte[back + Disassembly.After];
+        int got = core.ReadVirtual(start, buffer);
+        if ((ulong)got <= back)
+        {
+            // The bytes before RIP may be outside the dump while RIP's are not.
+            start = rip;
+            got = core.ReadVirtual(rip, buffer);
+            if (got == 0)
+            {
+                problem = $"RIP 0x{rip:x16} is not in the dump's memory";
+                return [];
+            }
+        }
+        Array.Resize(ref buffer, got);
+        List<CodeLine> lines = Disassembly.Around(buffer, start, rip, functionStart, symbols);
+        if (lines.Count == 0) problem = $"the bytes at RIP 0x{rip:x16} do not decode as x86-64 code";
+        return lines;
+    }
+
+    static void ReadMemory(VmcoreFile core, Inspection r)
+    {
+        for (int i = 0; core.Load(i, out ElfProgramHeader h); i++)
+            r.Memory.Add(new MemoryRange(h.PhysAddr, h.VirtAddr, h.MemSize, h.Offset));
+        if (r.Memory.Count == 0) r.Warnings.Add("the dump has no PT_LOAD: no memory, so no log, symbols or code");
+    }
+
+    static void ReadLog(VmcoreFile core, ReadOnlySpan<byte> info, int wanted, Inspection r)
+    {
+        if (!Vmcoreinfo.FindSymbol(info, "log_buf", out ulong at) || !Vmcoreinfo.FindSize(info, "log_buf", out ulong size))
+        {
+            r.Warnings.Add("VMCOREINFO names no SYMBOL(log_buf)/SIZE(log_buf): no kernel log");
+            return;
+        }
+        if (ReadTable(core, at, size, "log_buf", r) is not byte[] area) return;
+        if (!Kmsg.ReadHeader(area, out KmsgHeader header))
+        {
+            r.Warnings.Add($"no log ring at 0x{at:x}: its header is missing or damaged");
+            return;
+        }
+        r.LogRecords = Kmsg.Count(area);
+        r.LogDropped = header.Dropped;
+        KmsgReader reader = Kmsg.ReadLast(area, wanted);
+        var line = new byte[Kmsg.MaxTextLength + 32];
+        while (reader.MoveNext())
+        {
+            KmsgRecord rec = reader.Current;
+            int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, line);
+            r.Log.Add(Encoding.ASCII.GetString(line, 0, n));
+        }
+        // ReadLast walks the ring from its oldest record, so damage anywhere before the end shows here.
+        if (reader.Corrupt)
+            r.Warnings.Add($"the log ring at 0x{at:x} is damaged: the log stops at the damage");
+    }
+
+    /// <summary>A region the dump's memory should hold whole, or null with a warning.</summary>
+    static byte[]? ReadTable(VmcoreFile core, ulong at, ulong size, string what, Inspection r)
+    {
+        if (size == 0 || size > MaxTableSize)
+        {
+            r.Warnings.Add($"SIZE({what})={size} is {(size == 0 ? "empty" : "too large")}: {what} not read");
+            return null;
+        }
+        var bytes = new byte[size];
+        int got = core.ReadPhysical(at, bytes);
+        if ((ulong)got < size)
+        {
+            r.Warnings.Add($"{what} at 0x{at:x} (0x{size:x} bytes) is {(got == 0 ? "not" : "only partly")} in the dump's memory");
+            return null;
+        }
+        return bytes;
+    }
+
+    static string? Text(ReadOnlySpan<byte> info, string key)
+        => Vmcoreinfo.Find(info, key, out ReadOnlySpan<byte> v) ? Ascii(v) : null;
+
+    /// <summary>Comma-separated decimal numbers ("0,1,2,3"); anything that does not parse is skipped.</summary>
+    public static List<long> Numbers(ReadOnlySpan<byte> list)
+    {
+        var result = new List<long>();
+        foreach (string part in Ascii(list).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (long.TryParse(part, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long v))
+                result.Add(v);
+        return result;
+    }
+
+    /// <summary>Bytes from a dump as text: printable ASCII kept, anything else '?'.</summary>
+    public static string Ascii(ReadOnlySpan<byte> bytes)
+    {
+        var chars = new char[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++) chars[i] = bytes[i] is >= 0x20 and <= 0x7E or (byte)'\n' ? (char)bytes[i] : '?';
+        return new string(chars);
+    }
+
+    public static string Describe(ElfCoreError error)
+    {
+        var l = new LogLine(0, 0);
+        error.Describe(ref l);
+        return Ascii(l.AsSpan());
+    }
+}
