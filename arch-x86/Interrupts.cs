@@ -12,7 +12,6 @@ static unsafe class Interrupts
         switch (vector)
         {
             case Vectors.ApicTimer:
-            case Vectors.Wakeup:
                 break;
             case Vectors.Selftest:
                 Log.Info($"IPI received on CPU {PerCpuArea.ThisCpu}");

@@ -2,7 +2,7 @@
 // TSS and slot in the APIC-ID table are prepared first, then INIT, INIT de-assert and two SIPIs go
 // to every AP before the boot CPU waits for any; each AP finds its own slot by APIC ID, so nothing
 // is handed out after an AP runs. Waits are bounded and the boot CPU halts while it waits (a
-// spinning vCPU starves the others under TCG); each AP wakes it with an IPI when it is online.
+// spinning vCPU starves the others under TCG), woken by its one-shot timer to look again.
 // Linux: arch/x86/kernel/smpboot.c (do_boot_cpu, wakeup_secondary_cpu_via_init), SDM Vol. 3A 9.4.4.
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -133,12 +133,12 @@ static unsafe class SmpBoot
         }
     }
 
-    /// <summary>Halts until `expected` CPUs are online or the bound passes; an AP's wake-up IPI or the one-shot timer ends each halt.</summary>
+    /// <summary>Halts in short one-shot-timer steps until `expected` CPUs are online or the bound passes.</summary>
     static void WaitForCallins(int expected)
     {
         ulong deadline = Clock.DeadlineAfterUs(BringUpBoundUs);
         while (OnlineCount < expected && !Clock.Passed(deadline))
-            Idle.HaltBriefly(2000);
+            Idle.HaltBriefly(500);
     }
 
     public static void MarkOnline(int cpu)
@@ -163,8 +163,9 @@ static unsafe class SmpBoot
         Idt.Load();
         LocalApic.EnableModeOnThisCpu();
         LocalApic.Setup(cpu, Params.Current.ApicExtnmi);
+        // No IPI to say so: one that reached the boot CPU after it stopped waiting would wake it in
+        // its idle loop later, and an NMI landing then would find it in an interrupt handler.
         MarkOnline(cpu);
-        Ipi.SendFixed(0, Vectors.Wakeup);
         Idle.Loop(cpu);
     }
 }

@@ -3,8 +3,6 @@
 static class Vectors
 {
     public const int ApicTimer = 0xEC;
-    /// <summary>A fixed IPI that only wakes a halted CPU (an AP tells the boot CPU it is online).</summary>
-    public const int Wakeup = 0xF0;
     /// <summary>selftest=ipi's fixed-vector IPI.</summary>
     public const int Selftest = 0xF1;
     /// <summary>crashtest=: start this CPU's part of the scenario.</summary>

@@ -7,16 +7,28 @@ public static class Program
         usage: ./build.sh <verb> [options]
 
           build                  compile the kernel into out/kernel.elf
-          run [options]          build if needed and boot the kernel in QEMU (serial on this terminal)
+          run [options]          boot the kernel in QEMU with the capture image armed, inject an NMI,
+                                 receive and verify the vmcore into out/vmcore, print its summary
               --smp N            CPUs (default 4)
               --mem MiB          memory (default 256)
-              --append "..."     extra kernel parameters
-              --poweroff-ms N    power off N ms after boot (default 1000; 0 = right after boot)
-              --timeout S        give up after S seconds (default 120)
+              --append "..."     extra kernel parameters (after apic_extnmi=all unknown_nmi_panic crashkernel=16M)
+              --nmi-delay-ms N   wait N ms after boot before the NMI (default 0)
+              --no-nmi           do not inject an NMI (use with --append crashtest=...)
+              --channels C       window (default), debugcon or both
+              --out DIR          where vmcore, serial.log and the channel files go (default out/)
+              --timeout S        give up after S seconds (default 300)
+          inspect <vmcore> [--kernel out/kernel.elf]
+                                 print a vmcore's panic, CPUs, registers, code, VMCOREINFO and log
           test [filter]          run every test suite; ends with "N passed, M failed"
                                  (a filter is passed to dotnet test as --filter)
           bench boot [--runs N] [--smp 1,8,64]
                                  boot timings (host wall time, medians) beside the poweroff_at_entry floor
+          bench shootdown [--runs N] [--smp 2,8,64]
+                                 guest-measured NMI shootdown time
+          bench kexec [--runs N] [--smp 4]
+                                 guest time from the panic to the capture kernel, and the digest's share
+          bench dump [--mem 256,1024] [--smp 4]
+                                 NMI to verified vmcore on the host, beside QEMU's dump-guest-memory
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -34,6 +46,7 @@ public static class Program
             {
                 "build" => BuildOnly(),
                 "run" => RunCommand.Run(args[1..]),
+                "inspect" => InspectCommand.Run(args[1..]),
                 "test" => TestCommand.Run(args[1..]),
                 "params" => ParamsCommand.Run(),
                 "bench" => BenchCommand.Run(args[1..]),
@@ -81,6 +94,8 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
+    /// <summary>Options that take no value.</summary>
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)
@@ -92,6 +107,7 @@ public sealed class Options
             string name = a, value;
             int eq = a.IndexOf('=');
             if (eq > 0) { name = a[..eq]; value = a[(eq + 1)..]; }
+            else if (Flags.Contains(a)) value = "true";
             else if (i + 1 < args.Length) value = args[++i];
             else throw new UsageException($"option {a} needs a value");
             if (!known.Contains(name)) throw new UsageException($"unknown option {name}");

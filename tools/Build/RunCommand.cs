@@ -1,44 +1,123 @@
-// `./build.sh run`: build if needed, boot the kernel in QEMU with the serial console on this
-// terminal, and return when the kernel powers off (it is told to with poweroff_after_ms=).
+// `./build.sh run`, the product's main job: build if needed, boot the kernel in QEMU with the
+// capture image armed, inject an NMI over QMP, let the capture kernel stream the vmcore through
+// the shared-memory window (or debugcon), verify the transfer into out/vmcore, and print the
+// inspector's summary. Exit status 0 only for a verified dump.
+using System.Diagnostics;
+using Nmidump.Inspector;
 using Nmidump.Qemu;
 
 namespace Nmidump.Build;
 
 public static class RunCommand
 {
+    public const string DefaultAppend = "apic_extnmi=all unknown_nmi_panic crashkernel=16M";
+
+    public sealed record Settings(int Smp, int MemoryMiB, string Append, int NmiDelayMs, bool InjectNmi, string OutDir,
+        string Channels, int TimeoutSeconds, bool Echo);
+
+    public sealed record Outcome(bool Verified, string VmcorePath, long VmcoreSize, TimeSpan NmiToVerified, TimeSpan Transfer, string Message, QemuMachine? Machine);
+
     public static int Run(string[] args)
     {
-        var o = new Options(args, "--smp", "--mem", "--append", "--poweroff-ms", "--timeout");
-        int smp = o.GetInt("--smp", 4, 1, 64);
-        int mem = o.GetInt("--mem", 256, 16, 16384);
-        int poweroffMs = o.GetInt("--poweroff-ms", 1000, 0, 3_600_000);
-        int timeout = o.GetInt("--timeout", 120, 1, 86400);
-        string append = ((o.Get("--append") ?? "") + $" poweroff_after_ms={poweroffMs}").Trim();
-
-        string kernel = KernelBuild.Build();
+        var o = new Options(args, "--smp", "--mem", "--append", "--nmi-delay-ms", "--no-nmi", "--out", "--channels", "--timeout");
+        var s = new Settings(
+            Smp: o.GetInt("--smp", 4, 1, 64),
+            MemoryMiB: o.GetInt("--mem", 256, 64, 16384),
+            Append: (DefaultAppend + " " + (o.Get("--append") ?? "")).Trim(),
+            NmiDelayMs: o.GetInt("--nmi-delay-ms", 0, 0, 600_000),
+            InjectNmi: o.Get("--no-nmi") is not ("" or "1" or "true"),
+            OutDir: Path.GetFullPath(o.Get("--out") ?? Paths.Out),
+            Channels: o.Get("--channels") ?? "window",
+            TimeoutSeconds: o.GetInt("--timeout", 300, 10, 86400),
+            Echo: true);
+        if (s.Channels is not ("window" or "debugcon" or "both"))
+            throw new UsageException($"--channels {s.Channels}: expected window, debugcon or both");
+        KernelBuild.Build();
         Prerequisites.Ensure(Prerequisites.Need.Run);
-        Console.WriteLine($"run: qemu-system-x86_64 -smp {smp} -m {mem}M -kernel {Paths.Relative(kernel)} -append \"{append}\"");
-        using var vm = QemuMachine.Start(new QemuOptions
+        var outcome = Capture(s);
+        using var vm = outcome.Machine;
+        if (!outcome.Verified)
         {
-            Kernel = kernel,
-            Append = append,
-            Smp = smp,
-            MemoryMiB = mem,
-            EchoSerial = true,
-            SerialLogPath = Path.Combine(Paths.Out, "serial.log"),
-            Timeout = TimeSpan.FromSeconds(timeout),
+            Console.Error.WriteLine($"run: no verified vmcore: {outcome.Message}");
+            return 1;
+        }
+        Console.WriteLine($"run: {outcome.Message}");
+        Console.WriteLine();
+        return Cli.Run([outcome.VmcorePath, "--kernel", Paths.KernelElf, "--log-lines", "20"]) == 0 ? 0 : 1;
+    }
+
+    static long WindowBytes(int memoryMiB)
+    {
+        // QEMU wants a power of two, and the stream is a little larger than the guest's RAM minus
+        // the crash region: the next power of two at or above the RAM size always holds it.
+        long size = 1L << 20;
+        while (size < (long)memoryMiB << 20) size <<= 1;
+        return size;
+    }
+
+    /// <summary>One whole capture: boot, NMI, transfer, verification. Used by run, the tests and the benchmark.</summary>
+    public static Outcome Capture(Settings s, Action<string>? progress = null)
+    {
+        Directory.CreateDirectory(s.OutDir);
+        string window = Path.Combine(s.OutDir, "vmcore.window"), debugcon = Path.Combine(s.OutDir, "vmcore.debugcon");
+        string vmcore = Path.Combine(s.OutDir, "vmcore"), debugconVmcore = Path.Combine(s.OutDir, "vmcore.from-debugcon");
+        foreach (var stale in new[] { window, debugcon, vmcore, debugconVmcore }) File.Delete(stale);
+        bool useWindow = s.Channels is "window" or "both";
+        bool useDebugcon = s.Channels is "debugcon" or "both";
+
+        var extra = new List<string>();
+        if (useWindow)
+        {
+            extra.AddRange(["-object", $"memory-backend-file,id=dumpwin,share=on,mem-path={window},size={WindowBytes(s.MemoryMiB)}",
+                "-device", "ivshmem-plain,memdev=dumpwin"]);
+        }
+        extra.AddRange(["-debugcon", $"file:{debugcon}"]);
+        string serialLog = Path.Combine(s.OutDir, "serial.log");
+        var vm = QemuMachine.Start(new QemuOptions
+        {
+            Kernel = Paths.KernelElf,
+            Append = s.Append,
+            Modules = [$"{Paths.CaptureElf} dump_channels={s.Channels}"],
+            Smp = s.Smp,
+            MemoryMiB = s.MemoryMiB,
+            EchoSerial = s.Echo,
+            SerialLineSink = progress,
+            SerialLogPath = serialLog,
+            Timeout = TimeSpan.FromSeconds(s.TimeoutSeconds),
+            ExtraArgs = extra,
         });
-        int status;
         try
         {
-            status = vm.WaitForExit(TimeSpan.FromSeconds(timeout));
+            var bound = TimeSpan.FromSeconds(s.TimeoutSeconds);
+            vm.WaitForLine("kdump: capture image armed", bound);
+            vm.WaitForLine("idle: nothing more to do", bound);
+            if (s.NmiDelayMs > 0) Thread.Sleep(s.NmiDelayMs);
+            var sw = Stopwatch.StartNew();
+            if (s.InjectNmi) vm.Qmp.InjectNmi();
+            int status = vm.WaitForExit(bound);
+            var exported = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: exporting vmcore"));
+            var done = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: export done"));
+            if (!QemuExit.IsClean(status))
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"QEMU exited with status {status} ({QemuExit.Describe(status)}); serial log in {Paths.Relative(serialLog)}", vm);
+            if (exported == null)
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"the capture kernel exported nothing; serial log in {Paths.Relative(serialLog)}", vm);
+            var r = DumpReceiver.Receive(useWindow ? window : debugcon, vmcore);
+            if (!r.Ok) return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, r.Message, vm);
+            string message = $"verified {Paths.Relative(vmcore)}: {r.Size} bytes ({r.Message})";
+            if (useWindow && useDebugcon)
+            {
+                var d = DumpReceiver.Receive(debugcon, debugconVmcore);
+                if (!d.Ok) return new Outcome(false, vmcore, r.Size, sw.Elapsed, TimeSpan.Zero, "debugcon: " + d.Message, vm);
+                if (!DumpReceiver.CompareFiles(vmcore, debugconVmcore, out string diff))
+                    return new Outcome(false, vmcore, r.Size, sw.Elapsed, TimeSpan.Zero, diff, vm);
+                message += "; the debugcon copy is byte-identical";
+            }
+            var transfer = done != null ? done.Time - exported.Time : TimeSpan.Zero;
+            return new Outcome(true, vmcore, r.Size, sw.Elapsed, transfer, message, vm);
         }
         catch (QemuWaitException e)
         {
-            Console.Error.WriteLine($"run: {e.Message}");
-            return 1;
+            return new Outcome(false, vmcore, 0, TimeSpan.Zero, TimeSpan.Zero, e.Message, vm);
         }
-        Console.WriteLine($"run: QEMU exited with status {status}: {QemuExit.Describe(status)} (serial log in out/serial.log)");
-        return QemuExit.IsClean(status) ? 0 : 1;
     }
 }

@@ -1,1 +1,183 @@
-namespace Nmidump.Inspector; public static class Cli { public static int Run(string[] a) => 0; }
+// The inspector's command line: `inspect <vmcore> [--kernel <kernel.elf>] [--log-lines N] [--no-disasm]`.
+// A file that cannot be inspected gets one line on stderr, "path: reason" in the readers' own words,
+// and exit status 2; never a stack trace. Output carries no ANSI codes unless it is a terminal.
+using System.CommandLine;
+using Spectre.Console;
+
+namespace Nmidump.Inspector;
+
+public static class Cli
+{
+    public const int ExitOk = 0, ExitError = 2;
+
+    /// <summary>The entry build.sh calls: stdout and stderr of this process.</summary>
+    public static int Run(string[] args)
+        => Run(args, Console.Out, Console.Error, terminal: !Console.IsOutputRedirected);
+
+    /// <summary>
+    /// Runs the command with its output going to <paramref name="stdout"/> and <paramref name="stderr"/>.
+    /// Colour and terminal width are used only when <paramref name="terminal"/> is true.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool terminal = false)
+    {
+        try
+        {
+            // Accept the verb too, so both `inspect out/vmcore` and `out/vmcore` work.
+            if (args.Length > 0 && args[0] == "inspect") args = args[1..];
+
+            var vmcore = new Argument<string>("vmcore") { Description = "the crash dump (ELF core file, or a dump stream file to decode first)" };
+            var kernel = new Option<string?>("--kernel") { Description = "the first kernel's ELF image: build id check and symbols", HelpName = "kernel.elf" };
+            var logLines = new Option<int>("--log-lines") { Description = "how many of the last log lines to print", DefaultValueFactory = _ => 50, HelpName = "N" };
+            logLines.Validators.Add(v =>
+            {
+                if (v.GetValueOrDefault<int>() < 0) v.AddError("--log-lines must be 0 or more");
+            });
+            var noDisasm = new Option<bool>("--no-disasm") { Description = "do not disassemble the code around each RIP" };
+            var root = new RootCommand("Prints what a vmcore holds: the panic, every CPU's registers, VMCOREINFO, memory and the kernel log.")
+            {
+                vmcore, kernel, logLines, noDisasm,
+            };
+            root.SetAction(parse => Inspect(parse.GetRequiredValue(vmcore), parse.GetValue(kernel), parse.GetValue(logLines),
+                !parse.GetValue(noDisasm), stdout, stderr, terminal));
+
+            // No @response files: a dump path may start with '@'.
+            ParseResult result = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+            if (result.Errors.Count > 0)
+            {
+                stderr.WriteLine($"inspect: {string.Join("; ", result.Errors.Select(e => e.Message))} (see --help)");
+                return ExitError;
+            }
+            return result.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e)
+        {
+            // The readers do not throw; this is the guard for whatever else might.
+            stderr.WriteLine($"inspect: internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            return ExitError;
+        }
+    }
+
+    static int Inspect(string path, string? kernelPath, int logLines, bool disassemble, TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        try
+        {
+            KernelElf? kernel = null;
+            if (kernelPath != null)
+            {
+                using MappedFile k = MappedFile.Open(kernelPath);
+                kernel = KernelElf.Read(k.Span, out string why);
+                if (kernel == null) return Fail(stderr, kernelPath, why);
+            }
+
+            using MappedFile file = MappedFile.Open(path);
+            return InspectBytes(path, file.Span, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
+        }
+        catch (DumpFileException e)
+        {
+            stderr.WriteLine(e.Message);
+            return ExitError;
+        }
+        catch (Exception e)
+        {
+            return Fail(stderr, path, $"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    /// <summary>
+    /// Inspects a file's bytes (what <c>inspect</c> does once the files are open): the report on
+    /// <paramref name="stdout"/> and exit 0, or one line "name: reason" on <paramref name="stderr"/> and exit 2.
+    /// </summary>
+    public static int InspectBytes(string name, ReadOnlySpan<byte> bytes, KernelElf? kernel, string? kernelPath, int logLines, bool disassemble,
+        TextWriter stdout, TextWriter stderr, bool terminal = false)
+    {
+        try
+        {
+            string? decodedFrom = null;
+            if (bytes.StartsWith("NMIDUMP1"u8))
+            {
+                // Handed the channel file rather than the vmcore: decode it here, the receiver's way.
+                DumpStream.Result check = DumpStream.Decode(bytes, default);
+                if (!check.Ok) return Fail(stderr, name, "a dump stream that does not decode: " + DumpReceiver.Describe(check));
+                byte[] decoded = new byte[check.Length];
+                DumpStream.Result copy = DumpStream.Decode(bytes, decoded);
+                if (!copy.Ok) return Fail(stderr, name, "a dump stream that does not decode: " + DumpReceiver.Describe(copy));
+                decodedFrom = $"decoded from a dump stream: {DumpReceiver.Describe(check)}";
+                bytes = decoded;
+            }
+
+            if (Why(bytes) is string reason) return Fail(stderr, name, reason);
+            Inspection r = DumpInspector.Inspect(name, bytes, kernel, kernelPath, logLines, disassemble);
+            r.DecodedFrom = decodedFrom;
+            var writer = terminal ? stdout : new TrimmingWriter(stdout);
+            Report.Write(r, CreateConsole(writer, terminal), terminal);
+            writer.Flush();
+            return ExitOk;
+        }
+        catch (Exception e)
+        {
+            return Fail(stderr, name, $"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    /// <summary>Why the file is not a vmcore the readers accept, or null if it is one.</summary>
+    public static string? Why(ReadOnlySpan<byte> file)
+    {
+        if (file.Length == 0) return "empty file (0 bytes)";
+        // The reader calls anything shorter than an ELF header "not ELF"; with the magic there it was cut.
+        if (file.Length < Elf.HeaderSize && Elf.HasMagic(file))
+            return $"truncated: {file.Length} bytes, the ELF header alone needs {Elf.HeaderSize}";
+        return VmcoreFile.Open(file, out _, out ElfCoreError error) ? null : DumpInspector.Describe(error);
+    }
+
+    static int Fail(TextWriter stderr, string path, string reason)
+    {
+        stderr.WriteLine($"{path}: {reason}");
+        return ExitError;
+    }
+
+    /// <summary>Plain text when not a terminal: no ANSI, no colour, ASCII borders, a width that keeps table rows whole.</summary>
+    static IAnsiConsole CreateConsole(TextWriter output, bool terminal)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        // Redirected, a row must not wrap at the 80 columns Spectre assumes: long symbol names are common.
+        if (!terminal) console.Profile.Width = 240;
+        return console;
+    }
+
+    /// <summary>Drops the spaces Spectre pads table rows with, so redirected output has no trailing blanks.</summary>
+    sealed class TrimmingWriter(TextWriter inner) : TextWriter
+    {
+        readonly System.Text.StringBuilder _line = new();
+
+        public override System.Text.Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value)
+        {
+            if (value == '\n')
+            {
+                int end = _line.Length;
+                while (end > 0 && _line[end - 1] == ' ') end--;
+                inner.Write(_line.ToString(0, end));
+                inner.Write('\n');
+                _line.Clear();
+            }
+            else if (value != '\r')
+            {
+                _line.Append(value);
+            }
+        }
+
+        public override void Flush()
+        {
+            inner.Write(_line.ToString());
+            _line.Clear();
+            inner.Flush();
+        }
+    }
+}

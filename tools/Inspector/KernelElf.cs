@@ -7,6 +7,8 @@ namespace Nmidump.Inspector;
 public sealed class KernelElf
 {
     const uint ShtSymtab = 2, ShtNote = 7;
+    /// <summary>kernel.elf is ET_EXEC; capture.elf, linked as a PIE, is ET_DYN.</summary>
+    const ushort EtExec = 2, EtDyn = 3;
     const ulong ShfExecInstr = 4;
     const uint NtGnuBuildId = 3;
     const int SymbolSize = 24, SectionHeaderSize = 64;
@@ -31,6 +33,8 @@ public sealed class KernelElf
         if (file.Length < Elf.HeaderSize || !Elf.HasMagic(file)) { reason = $"not an ELF file ({file.Length} bytes, no 7f 45 4c 46 header)"; return null; }
         if (file[Elf.EiClass] != Elf.ElfClass64) { reason = $"not ELF64 (EI_CLASS {file[Elf.EiClass]})"; return null; }
         if (file[Elf.EiData] != Elf.ElfData2Lsb) { reason = $"not little-endian (EI_DATA {file[Elf.EiData]})"; return null; }
+        ushort type = LittleEndian.U16(file, Elf.EType);
+        if (type != EtExec && type != EtDyn) { reason = $"not an executable image (e_type {type}{(type == Elf.EtCore ? ", a core file" : "")})"; return null; }
         ushort machine = LittleEndian.U16(file, Elf.EMachine);
         if (machine != Elf.EmX86_64) { reason = $"not x86-64 (e_machine {machine})"; return null; }
 

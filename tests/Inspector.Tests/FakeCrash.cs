@@ -1,0 +1,173 @@
+// A crashed machine in 2 MiB of pinned host memory, and its vmcore made the way the capture kernel
+// makes it: per-CPU crash notes (CrashNote.Write, pid = CPU + 1), a VMCOREINFO note built with
+// VmcoreinfoBuilder, a log ring (Kmsg) and a kallsyms table (KallsymsWriter) at the addresses
+// VMCOREINFO names, a little real x86-64 code for the RIPs to point at, then the core header
+// (ElfCoreHeader.Write/Read) and the file (Vmcore.ComputeLayout/WritePrefix and the PT_LOADs).
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Nmidump.Inspector.Tests;
+
+sealed unsafe class FakeCrash
+{
+    public const ulong MemoryEnd = 0x20_0000;
+    public const ulong IdleAddress = 0x10_0100, PanicAddress = 0x10_0200, NmiPanicAddress = 0x10_0300;
+    public const ulong KallsymsAddress = 0x18_0000, LogAddress = 0x19_0000, NotesBase = 0x1F_0000, VmcoreinfoAddress = 0x1F_8000;
+    public const int LogSize = 0x1_0000;
+    public const ulong CrashTime = 1763770092;   // 2025-11-22 00:08:12 UTC
+    public const string PanicMessage = "Kernel panic - not syncing: NMI: Not continuing [unknown reason 0x2c]";
+    public const string BuildId = "2029acfa5ade9940d2efccdc287b91e162576bf0";
+
+    /// <summary>Low memory without page 0, and 1..2 MiB; the crash kernel lives above, outside the dump.</summary>
+    public static readonly PhysRange[] Ram = [new(0x1000, 0x9F000), new(0x10_0000, 0x10_0000)];
+    public static readonly LoadSegment[] Loads = [new(0x1000, 0x1000, 0x9F000), new(0x10_0000, 0x10_0000, 0x10_0000)];
+    public static readonly PhysRange CrashKernel = new(0x30_0000, 0x10_0000);
+
+    /// <summary>CPU n's RIP: the panic CPU in KernelPanic at its call, others idle or in NmiPanic.</summary>
+    public static readonly ulong[] Rips = [PanicAddress + 9, IdleAddress + 2, NmiPanicAddress + 5, IdleAddress + 2, IdleAddress + 2];
+    public static readonly string[] RipSymbols =
+        ["Kernel_Panic__KernelPanic+0x9/0x40", "cpu_idle+0x2/0x100", "Kernel_Nmi__NmiPanic+0x5/0x30", "cpu_idle+0x2/0x100", "cpu_idle+0x2/0x100"];
+
+    // Pinned, so the kernel's readers can be handed a PhysicalWindow onto it.
+    readonly byte[] _memory = GC.AllocateArray<byte>((int)MemoryEnd, pinned: true);
+
+    public int Cpus = 4;
+    /// <summary>CPUs that left no note (they did not answer the shootdown).</summary>
+    public HashSet<int> Silent = [3];
+    /// <summary>Whether VMCOREINFO names the silent CPUs in CPU_MISSING.</summary>
+    public bool NameMissing = true;
+    public int LogLines = 80;
+    public bool WithVmcoreinfo = true, WithKallsyms = true, WithLog = true;
+    public string Release = "0.1-nmidump";
+    public string Build = BuildId;
+
+    public PhysicalWindow Window
+    {
+        get { fixed (byte* p = _memory) return new PhysicalWindow(p, 0, MemoryEnd); }
+    }
+
+    public Span<byte> At(ulong pa, int length) => _memory.AsSpan((int)pa, length);
+
+    public static string LogText(int i) => $"log line {i}: cpu {i % 4} says [{i}]";
+    public static ulong LogTime(int i) => 1_000_000_000UL + (ulong)i * 1_234_567;
+    public static ulong NoteAddress(int cpu) => NotesBase + (ulong)cpu * 0x200;
+
+    /// <summary>Registers that say which CPU and register they are; RIP at real code, RSP in RAM.</summary>
+    public static PrStatusRegs RegsOf(int cpu)
+    {
+        var regs = new PrStatusRegs();
+        for (int i = 0; i < PrStatusRegs.Count; i++) regs[(UserReg)i] = 0x1111_0000_0000UL * (ulong)(cpu + 1) + (ulong)i;
+        regs[UserReg.Rip] = Rips[cpu % Rips.Length];
+        regs[UserReg.Rsp] = 0x1F_0000 - (ulong)cpu * 0x1000;
+        regs[UserReg.Cs] = 0x10;
+        regs[UserReg.Ss] = 0x18;
+        regs[UserReg.Ds] = regs[UserReg.Es] = regs[UserReg.Fs] = regs[UserReg.Gs] = 0;
+        regs[UserReg.Eflags] = 0x46;
+        return regs;
+    }
+
+    public static readonly (ulong Address, ulong Size, string Name)[] Symbols =
+    [
+        (IdleAddress, 0, "cpu_idle"),
+        (PanicAddress, 0x40, "Kernel_Panic__KernelPanic"),
+        (NmiPanicAddress, 0x30, "Kernel_Nmi__NmiPanic"),
+    ];
+
+    void WriteCode()
+    {
+        // cpu_idle: sti; hlt; jmp cpu_idle
+        byte[] idle = [0xFB, 0xF4, 0xEB, 0xFC];
+        // KernelPanic: push %rbp; mov %rsp,%rbp; push %r12; mov %rdi,%r12; call cpu_idle; ud2; pause; jmp .-2
+        byte[] panic = [0x55, 0x48, 0x89, 0xE5, 0x41, 0x54, 0x49, 0x89, 0xFC, 0xE8, 0, 0, 0, 0, 0x0F, 0x0B, 0xF3, 0x90, 0xEB, 0xFC];
+        BitConverter.GetBytes((int)IdleAddress - (int)(PanicAddress + 14)).CopyTo(panic, 10);
+        At(IdleAddress, 0x100).Fill(0xCC);
+        At(PanicAddress, 0x100).Fill(0xCC);
+        At(NmiPanicAddress, 0x30).Fill(0x90);
+        idle.CopyTo(At(IdleAddress, idle.Length));
+        panic.CopyTo(At(PanicAddress, panic.Length));
+        At(NmiPanicAddress + 0x2F, 1)[0] = 0xC3;
+    }
+
+    byte[] Kallsyms() => KallsymsWriter.Build(Symbols);
+
+    void WriteLog()
+    {
+        Span<byte> area = At(LogAddress, LogSize);
+        Assert.True(Kmsg.Init(area));
+        for (int i = 0; i < LogLines; i++)
+            Assert.NotEqual(Kmsg.NoSeq, Kmsg.Append(area, LogTime(i), Encoding.ASCII.GetBytes(LogText(i))));
+    }
+
+    public string VmcoreinfoText()
+    {
+        var text = new byte[Vmcoreinfo.DefaultCapacity];
+        var b = new VmcoreinfoBuilder(text, 0);
+        Assert.True(b.AddText("OSRELEASE", Release));
+        Assert.True(b.AddText("BUILD-ID", Build));
+        Assert.True(b.AddUnsigned("PAGESIZE", 4096));
+        Assert.True(b.AddSymbol("log_buf", LogAddress));
+        Assert.True(b.AddSize("log_buf", LogSize));
+        if (WithKallsyms)
+        {
+            Assert.True(b.AddSymbol("kallsyms", KallsymsAddress));
+            Assert.True(b.AddSize("kallsyms", (ulong)Kallsyms().Length));
+        }
+        Assert.True(b.AddSymbol("panic_message", 0x11_0000));
+        Assert.True(b.AddNumber("nr_cpus", Cpus));
+        Assert.True(b.AddText("APIC_IDS", string.Join(",", Enumerable.Range(0, Cpus).Select(c => c * 2))));
+        Assert.True(b.AddUnsigned("TSC_KHZ", 2_000_000));
+        Assert.True(b.SetUnsigned("CRASHTIME", CrashTime));
+        Assert.True(b.SetText("PANIC_MESSAGE", PanicMessage));
+        Assert.True(b.SetDecimal("PANIC_CPU", 0));
+        if (NameMissing && Silent.Count > 0) Assert.True(b.SetText("CPU_MISSING", string.Join(",", Silent.Order())));
+        Assert.True(b.AddText("MEMORY", "1000-a0000,100000-200000"));
+        Assert.True(b.AddText("CAPTURE_ARGS", "console=ttyS0 nmidump=window"));
+        return Encoding.ASCII.GetString(b.Text);
+    }
+
+    /// <summary>The first kernel's state at the crash, then the capture kernel's vmcore of it.</summary>
+    public byte[] Vmcore()
+    {
+        WriteCode();
+        if (WithKallsyms) Kallsyms().CopyTo(At(KallsymsAddress, Kallsyms().Length));
+        if (WithLog) WriteLog();
+
+        var noteBuffers = new List<PhysRange>();
+        for (int cpu = 0; cpu < Cpus; cpu++)
+        {
+            Span<byte> buffer = At(NoteAddress(cpu), CrashNote.BufferSize);
+            CrashNote.Clear(buffer);
+            if (!Silent.Contains(cpu)) Assert.True(CrashNote.Write(buffer, cpu + 1, RegsOf(cpu)));
+            noteBuffers.Add(new(NoteAddress(cpu), CrashNote.BufferSize));
+        }
+        if (WithVmcoreinfo)
+        {
+            int size = Vmcoreinfo.NoteBufferSize(Vmcoreinfo.DefaultCapacity);
+            Span<byte> buffer = At(VmcoreinfoAddress, size);
+            buffer.Clear();
+            Assert.True(Vmcoreinfo.WriteNote(buffer, Encoding.ASCII.GetBytes(VmcoreinfoText())) > 0);
+            noteBuffers.Add(new(VmcoreinfoAddress, (ulong)size));
+        }
+
+        var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
+        Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
+        var notes = new CoreNoteBuffer[64];
+        var loads = new LoadSegment[16];
+        Assert.True(ElfCoreHeader.Read(header, Window, Ram, CrashKernel, notes, loads, out CoreHeaderInfo info, out ElfCoreError error),
+            DumpInspector.Describe(error));
+        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize, loads.AsSpan(0, info.Loads), out VmcoreLayout layout, out error));
+        var file = new byte[layout.FileSize];
+        Assert.True(global::Vmcore.WritePrefix(file.AsSpan(0, (int)layout.LoadsOffset), layout, notes.AsSpan(0, info.NoteBuffers),
+            loads.AsSpan(0, info.Loads), Window, out error), DumpInspector.Describe(error));
+        for (int i = 0; i < info.Loads; i++)
+        {
+            ulong at = global::Vmcore.LoadOffset(layout, loads.AsSpan(0, info.Loads), i);
+            At(loads[i].PhysAddr, (int)loads[i].Size).CopyTo(file.AsSpan((int)at));
+        }
+        return file;
+    }
+
+    /// <summary>The default crash's vmcore, made once: the tests that only read it share it.</summary>
+    public static byte[] Default => s_default.Value;
+    static readonly Lazy<byte[]> s_default = new(() => new FakeCrash().Vmcore());
+}

@@ -1,0 +1,21 @@
+namespace Nmidump.Inspector.Tests;
+
+/// <summary>A fresh directory per test, removed afterwards.</summary>
+sealed class TempDir : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("nmidump-inspector-").FullName;
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public string Write(string name, byte[] bytes)
+    {
+        string path = File(name);
+        System.IO.File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
