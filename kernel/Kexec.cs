@@ -56,12 +56,11 @@ static unsafe class Kexec
         if (!KexecImage.Load(elf, region, r.Start, MachineKexec.TailSize, out s_image))
         {
             LogLine e = default;
-            e.Append("kexec: capture image rejected: ");
             s_image.Error.Describe(ref e);
             Log.Emit(ref e);
             return;
         }
-        s_image.CopySegments(Segments);
+        s_image.CopyDigestRanges(Segments);
 
         // What the capture kernel will need: VMCOREINFO, the notes, RAM less the region, the header.
         PhysRange* ram = stackalloc PhysRange[MaxRam];
@@ -73,8 +72,8 @@ static unsafe class Kexec
 
         if (Params.Current.KexecCorruptTest)
         {
-            // After the digest: the crash-time check must catch it.
-            PhysRange first = s_image.Segment(0);
+            // After the digest, inside the bytes it covers: the crash-time check must catch it.
+            PhysRange first = Segments[0];
             ((byte*)first.Start)[first.Size / 2] ^= 0xFF;
             Log.Warn("kexec: kexec_corrupt_test: flipped one byte of the loaded capture image");
         }

@@ -232,6 +232,7 @@ public unsafe struct KexecImage
 
     fixed ulong _segmentStart[MaxSegments];
     fixed ulong _segmentSize[MaxSegments];
+    fixed ulong _digestSize[MaxSegments];      // p_filesz: what the digest covers
     fixed byte _digest[Sha256.DigestSize];
 
     /// <summary>Segment i as physical [Start, Start + Size) (p_memsz, bss included).</summary>
@@ -246,6 +247,19 @@ public unsafe struct KexecImage
     {
         int n = 0;
         for (; n < SegmentCount && n < MaxSegments && n < dst.Length; n++) dst[n] = new PhysRange(_segmentStart[n], _segmentSize[n]);
+        return n;
+    }
+
+    /// <summary>
+    /// The ranges the digest covers: each segment's file-backed bytes (p_filesz). The rest of a
+    /// segment (bss) needs no check: the capture image zeroes its own bss before it uses it, so
+    /// whatever happens to those bytes before the jump cannot matter; and hashing 5 MiB of zeros
+    /// under TCG would cost the crash path a quarter of a second.
+    /// </summary>
+    public readonly int CopyDigestRanges(Span<PhysRange> dst)
+    {
+        int n = 0;
+        for (; n < SegmentCount && n < MaxSegments && n < dst.Length; n++) dst[n] = new PhysRange(_segmentStart[n], _digestSize[n]);
         return n;
     }
 
@@ -297,7 +311,7 @@ public unsafe struct KexecImage
         }
 
         PhysRange* segments = stackalloc PhysRange[MaxSegments];
-        int n = image.CopySegments(new Span<PhysRange>(segments, MaxSegments));
+        int n = image.CopyDigestRanges(new Span<PhysRange>(segments, MaxSegments));
         fixed (byte* d = image._digest)
             Digest(region, regionBase, new ReadOnlySpan<PhysRange>(segments, n), new Span<byte>(d, Sha256.DigestSize));
         return true;
@@ -370,6 +384,7 @@ public unsafe struct KexecImage
             if (image.SegmentCount == MaxSegments) return Fail(ref image, KexecErrorCode.TooManyLoads, i, MaxSegments + 1, MaxSegments);
             image._segmentStart[image.SegmentCount] = regionBase + vaddr;
             image._segmentSize[image.SegmentCount] = memsz;
+            image._digestSize[image.SegmentCount] = filesz;
             image.SegmentCount++;
             if (vaddr + memsz > image.ImageSize) image.ImageSize = vaddr + memsz;
         }
@@ -511,7 +526,7 @@ public unsafe struct KexecImage
     {
         if (SegmentCount == 0) return false;
         PhysRange* segments = stackalloc PhysRange[MaxSegments];
-        int n = CopySegments(new Span<PhysRange>(segments, MaxSegments));
+        int n = CopyDigestRanges(new Span<PhysRange>(segments, MaxSegments));
         byte* expected = stackalloc byte[Sha256.DigestSize];
         CopyDigest(new Span<byte>(expected, Sha256.DigestSize));
         return Verify(region, Base, new ReadOnlySpan<PhysRange>(segments, n), new ReadOnlySpan<byte>(expected, Sha256.DigestSize), actual);

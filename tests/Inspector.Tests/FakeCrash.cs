@@ -39,6 +39,8 @@ sealed unsafe class FakeCrash
     public int LogLines = 80;
     public bool WithVmcoreinfo = true, WithKallsyms = true, WithLog = true;
     public string Release = "0.1-nmidump";
+    /// <summary>What each CPU saved; <see cref="RegsOf"/> unless a test wants something else.</summary>
+    public Func<int, PrStatusRegs> Regs = RegsOf;
     public string Build = BuildId;
 
     public PhysicalWindow Window
@@ -137,7 +139,7 @@ sealed unsafe class FakeCrash
         {
             Span<byte> buffer = At(NoteAddress(cpu), CrashNote.BufferSize);
             CrashNote.Clear(buffer);
-            if (!Silent.Contains(cpu)) Assert.True(CrashNote.Write(buffer, cpu + 1, RegsOf(cpu)));
+            if (!Silent.Contains(cpu)) Assert.True(CrashNote.Write(buffer, cpu + 1, Regs(cpu)));
             noteBuffers.Add(new(NoteAddress(cpu), CrashNote.BufferSize));
         }
         if (WithVmcoreinfo)

@@ -17,6 +17,8 @@ public static class Program
               --channels C       window (default), debugcon or both
               --out DIR          where vmcore, serial.log and the channel files go (default out/)
               --timeout S        give up after S seconds (default 300)
+          receive <channel file> <vmcore>
+                                 check a saved transfer (window or debugcon file) and write the vmcore
           inspect <vmcore> [--kernel out/kernel.elf]
                                  print a vmcore's panic, CPUs, registers, code, VMCOREINFO and log
           test [filter]          run every test suite; ends with "N passed, M failed"
@@ -47,6 +49,7 @@ public static class Program
                 "build" => BuildOnly(),
                 "run" => RunCommand.Run(args[1..]),
                 "inspect" => InspectCommand.Run(args[1..]),
+                "receive" => ReceiveCommand.Run(args[1..]),
                 "test" => TestCommand.Run(args[1..]),
                 "params" => ParamsCommand.Run(),
                 "bench" => BenchCommand.Run(args[1..]),
@@ -95,7 +98,7 @@ public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
     /// <summary>Options that take no value.</summary>
-    static readonly string[] Flags = ["--no-nmi", "--no-disasm"];
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)

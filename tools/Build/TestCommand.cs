@@ -11,6 +11,7 @@ public static class TestCommand
     [
         ("kernel logic (host)", "tests/Kernel.Tests/Kernel.Tests.csproj"),
         ("tools (host)", "tests/Tools.Tests/Tools.Tests.csproj"),
+        ("inspector (host)", "tests/Inspector.Tests/Inspector.Tests.csproj"),
         ("kernel in QEMU", "tests-qemu/QemuTests.csproj"),
     ];
 

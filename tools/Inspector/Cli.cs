@@ -123,8 +123,8 @@ public static class Cli
     public static string? Why(ReadOnlySpan<byte> file)
     {
         if (file.Length == 0) return "empty file (0 bytes)";
-        // The reader calls anything shorter than an ELF header "not ELF"; with the magic there it was cut.
-        if (file.Length < Elf.HeaderSize && Elf.HasMagic(file))
+        // The reader calls anything shorter than an ELF header "not ELF"; if what is there starts the magic, it was cut.
+        if (file.Length < Elf.HeaderSize && file.StartsWith("\u007fELF"u8.Slice(0, Math.Min(4, file.Length))))
             return $"truncated: {file.Length} bytes, the ELF header alone needs {Elf.HeaderSize}";
         return VmcoreFile.Open(file, out _, out ElfCoreError error) ? null : DumpInspector.Describe(error);
     }
@@ -163,8 +163,7 @@ public static class Cli
             {
                 int end = _line.Length;
                 while (end > 0 && _line[end - 1] == ' ') end--;
-                inner.Write(_line.ToString(0, end));
-                inner.Write('\n');
+                inner.WriteLine(_line.ToString(0, end));
                 _line.Clear();
             }
             else if (value != '\r')

@@ -44,6 +44,7 @@ public static class Disassembly
             int first = Math.Max(0, at - before);
             var formatter = new GasFormatter(symbols == null ? null : new Resolver(symbols));
             formatter.Options.FirstOperandCharIndex = 7;
+            formatter.Options.UppercaseHex = false;        // objdump's and gdb's 0xc0de0000
             var lines = new List<CodeLine>();
             for (int i = first; i < decoded.Count && i <= at + after; i++)
             {

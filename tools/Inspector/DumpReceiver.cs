@@ -87,7 +87,7 @@ public static unsafe class DumpReceiver
                 {
                     view.SafeMemoryMappedViewHandle.ReleasePointer();
                 }
-                view.Flush();
+                // No msync: other processes read the page cache; durability across a host crash is not the point.
             }
         }
         File.Move(temp, vmcoreOut, overwrite: true);

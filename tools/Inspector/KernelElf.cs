@@ -41,7 +41,8 @@ public sealed class KernelElf
         string? buildId = FindBuildId(file);
         var symbols = new List<(ulong Address, ulong Size, string Name)>();
         if (!ReadSymbols(file, symbols, out reason)) return null;
-        return new KernelElf(buildId, KallsymsWriter.Build(symbols), symbols.Count);
+        byte[] table = KallsymsWriter.Build(symbols);   // one symbol per address, as the kernel's table
+        return new KernelElf(buildId, table, Kallsyms.Count(table));
     }
 
     /// <summary>Section header i as (type, flags, offset, size, link), or false if it lies outside the file.</summary>

@@ -115,12 +115,15 @@ public static class Report
             if (cpu.Code.Count > 0)
             {
                 c.WriteLine("  Code:");
-                ulong? start = null;
-                if (r.Symbols != null && r.Symbols.Lookup(cpu[UserReg.Rip], out _, out ulong s, out _)) start = s;
+                string? ripFunction = null;
+                if (r.Symbols != null && r.Symbols.Lookup(cpu[UserReg.Rip], out string n, out _, out _)) ripFunction = n;
                 foreach (CodeLine line in cpu.Code)
                 {
-                    // gdb's form: "=> 0x... <+9>:" marks the instruction at RIP.
-                    string where = (start is ulong f && line.Address >= f ? $"<+{line.Address - f}>" : "") + ":";
+                    // gdb's form: "=> 0x... <+9>:" marks the instruction at RIP; code of another
+                    // function in the window is named in full.
+                    string where = ":";
+                    if (r.Symbols != null && r.Symbols.Lookup(line.Address, out string name, out ulong start, out _))
+                        where = (name == ripFunction ? $"<+{line.Address - start}>" : $"<{name}+{line.Address - start}>") + ":";
                     c.WriteLine($"  {(line.AtRip ? "=>" : "  ")} {line.Address:x16} {where,-8} {line.Bytes,-23} {line.Text}");
                 }
             }
