@@ -107,7 +107,7 @@ public static unsafe class DumpStream
     /// <summary>Folds one chunk's checksum into the trailer's running value (order matters).</summary>
     public static ulong Fold(ulong running, ulong chunkChecksum) => ((running << 7) | (running >> 57)) ^ chunkChecksum;
 
-    public enum Problem { None, NoHeader, BadMagic, BadVersion, BadHeaderCrc, BadChunkSize, Truncated, BadChunk, ChunkOutOfOrder, ChunkTooLong, ChecksumMismatch, BadTrailer, LengthMismatch }
+    public enum Problem { None, NoHeader, HeaderCut, BadMagic, BadVersion, BadHeaderCrc, BadChunkSize, Truncated, BadChunk, ChunkOutOfOrder, ChunkTooLong, ChecksumMismatch, BadTrailer, LengthMismatch }
 
     /// <summary>What was wrong, with the numbers that say where.</summary>
     public struct Result
@@ -123,6 +123,7 @@ public static unsafe class DumpStream
             {
                 case Problem.None: l.Append("ok: "); l.AppendDecimal(Length); l.Append(" bytes in "); l.AppendDecimal(Chunks); l.Append(" chunks"); break;
                 case Problem.NoHeader: l.Append("truncated: no stream header (the capture kernel wrote nothing)"); break;
+                case Problem.HeaderCut: l.Append("truncated: the stream header is cut at byte "); l.AppendDecimal(Offset); l.Append(" of "); l.AppendDecimal(HeaderSize); break;
                 case Problem.BadMagic: l.Append("not a dump stream: no NMIDUMP1 header"); break;
                 case Problem.BadVersion: l.Append("unsupported stream version "); l.AppendDecimal(Got); break;
                 case Problem.BadHeaderCrc: l.Append("damaged: the stream header's CRC does not match"); break;
@@ -151,7 +152,7 @@ public static unsafe class DumpStream
     public static Result Decode(ReadOnlySpan<byte> stream, Span<byte> output)
     {
         Result r = default;
-        if (stream.Length < HeaderSize) { r.Problem = stream.Length == 0 || AllZero(stream) ? Problem.NoHeader : Problem.Truncated; r.Offset = (ulong)stream.Length; return r; }
+        if (stream.Length < HeaderSize) { r.Problem = stream.Length == 0 || AllZero(stream) ? Problem.NoHeader : Problem.HeaderCut; r.Offset = (ulong)stream.Length; return r; }
         if (!stream.Slice(0, 8).SequenceEqualTo(Magic)) { r.Problem = AllZero(stream.Slice(0, HeaderSize)) ? Problem.NoHeader : Problem.BadMagic; return r; }
         Span<byte> h = stackalloc byte[40];
         stream.Slice(0, 40).CopyTo(h);

@@ -48,8 +48,18 @@ static unsafe class Log
     {
         ulong ts = Clock.NowNs;
         int cpu = PerCpuArea.ThisCpu;
-        bool locked = s_lock.Acquire(cpu, LockSpins);
-        if (s_ready) Kmsg.Append(AreaSpan, ts, line.AsSpan());
+        LockResult result = s_lock.Acquire(cpu, LockSpins);
+        if (result == LockResult.TimedOut && Panic.PanicCpu == cpu)
+        {
+            // The holder was stopped by the shootdown (or hangs): it will never release the lock.
+            // Take it, so every later line of the panic does not wait the whole bound again.
+            s_lock.Break(cpu);
+            result = LockResult.Acquired;
+        }
+        bool locked = result == LockResult.Acquired;
+        // A CPU that re-entered (an NMI inside Emit) must not append over the record its own
+        // interrupted call was writing: that line goes to the console only.
+        if (s_ready && result != LockResult.Reentered) Kmsg.Append(AreaSpan, ts, line.AsSpan());
         LogLine prefix = default;
         Kmsg.AppendPrefix(ref prefix, ts);
         Serial.Write(prefix.AsSpan());

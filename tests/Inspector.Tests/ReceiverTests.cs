@@ -112,8 +112,8 @@ public class ReceiverTests : IDisposable
 
         Expect("nothing.window", new byte[1 << 20], DumpStream.Problem.NoHeader,
             "truncated: no stream header (the capture kernel wrote nothing)");
-        Expect("header-cut.debugcon", Stream[..40], DumpStream.Problem.Truncated,
-            "truncated: 0 of 0 chunks arrived (stream ends at byte 40, 0 expected)");
+        Expect("header-cut.debugcon", Stream[..40], DumpStream.Problem.HeaderCut,
+            "truncated: the stream header is cut at byte 40 of 64");
         Expect("mid-chunk.debugcon", Stream[..(chunk3 + 1000)], DumpStream.Problem.Truncated,
             $"truncated: 3 of {Chunks} chunks arrived (stream ends at byte {chunk3 + 1000}, {Stream.Length} expected)");
         Expect("zeroed-tail.window", Channel.Window(Stream[..chunk3], 4 << 20), DumpStream.Problem.Truncated,

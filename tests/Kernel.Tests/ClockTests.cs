@@ -26,9 +26,9 @@ public class ClockTests
     public void SpinLock_SameCpuReentering_DoesNotWaitForItself()
     {
         var l = new SpinLock();
-        Assert.True(l.Acquire(3, 10));
+        Assert.Equal(LockResult.Acquired, l.Acquire(3, 10));
         Assert.True(l.HeldBy(3));
-        Assert.False(l.Acquire(3, 1_000_000_000));   // returns at once: an NMI on the holder must not deadlock
+        Assert.Equal(LockResult.Reentered, l.Acquire(3, 1_000_000_000));   // at once: an NMI on the holder must not deadlock
         l.Release(3);
         Assert.False(l.HeldBy(3));
     }
@@ -37,10 +37,13 @@ public class ClockTests
     public void SpinLock_HeldByAStoppedCpu_IsGivenUpOnAfterTheBound()
     {
         var l = new SpinLock();
-        Assert.True(l.Acquire(1, 10));
-        Assert.False(l.Acquire(2, 1000));            // bounded: proceeds without the lock
+        Assert.Equal(LockResult.Acquired, l.Acquire(1, 10));
+        Assert.Equal(LockResult.TimedOut, l.Acquire(2, 1000));   // bounded: proceeds without the lock
         l.Release(2);                                // releasing someone else's lock does nothing
         Assert.True(l.HeldBy(1));
+        l.Break(2);                                  // a panic takes it from the stopped holder
+        Assert.True(l.HeldBy(2));
+        Assert.Equal(LockResult.Reentered, l.Acquire(2, 10));
     }
 
     [Fact]
@@ -52,7 +55,7 @@ public class ClockTests
         {
             for (int i = 0; i < 2000; i++)
             {
-                while (!l.Acquire(cpu, 1_000_000)) { }
+                while (l.Acquire(cpu, 1_000_000) != LockResult.Acquired) { }
                 int now = Interlocked.Increment(ref inside);
                 if (now > Volatile.Read(ref maxInside)) Volatile.Write(ref maxInside, now);
                 Interlocked.Decrement(ref inside);
