@@ -30,12 +30,18 @@ static unsafe class CrashShutdown
         PrintSummary();
     }
 
-    /// <summary>native_machine_crash_shutdown(): the shootdown, then quiesce this CPU's interrupt sources.</summary>
+    /// <summary>
+    /// native_machine_crash_shutdown(): the shootdown, then quiesce the interrupt sources the
+    /// capture kernel must not inherit: every IOAPIC entry masked (clear_IO_APIC) and this CPU's
+    /// local APIC software-disabled with its LVTs masked (lapic_shutdown); the capture kernel
+    /// enables its APIC again with LINT1 masked.
+    /// </summary>
     public static void MachineCrashShutdown(TrapFrame* regs)
     {
         Cpu.DisableInterrupts();
         CrashSmpSendStop(regs);
-        LocalApic.MaskLint1();
+        Platform.MaskIoApics();
+        LocalApic.Disable();
     }
 
     static void NmiShootdownCpus(int me)

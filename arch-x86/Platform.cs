@@ -59,6 +59,13 @@ static unsafe class Platform
         SmpBoot.Init(bootApicId, ids, count, Params.Current.NrCpus);
     }
 
+    /// <summary>Masks every IOAPIC input again (the crash path: nothing may fire into the capture kernel).</summary>
+    public static void MaskIoApics()
+    {
+        for (int i = 0; s_acpiUsed && i < s_acpi.IoApicCount && i < AcpiInfo.MaxIoApics; i++)
+            IoApic.MaskAll(s_acpi.IoApic(i).Address);
+    }
+
     public static void BringUpCpus()
     {
         ulong ebda = KernelLayout.Get.BootEbdaSegment << 4;

@@ -32,7 +32,11 @@ public class NmiPanicTests
         // The CPUs that lost the race were looping in NMI context; the winner's own note holds the
         // interrupted registers too, not its panic path.
         for (int cpu = 0; cpu < 4; cpu++) CrashSummary.AssertIdle(vm, notes[cpu]);
-        Assert.Equal(4, vm.Messages().Count(m => Uhhuh.IsMatch(m)));
+        // A CPU still waiting for the reason lock when the shootdown is issued saves its registers
+        // from that spin without ever printing its "Uhhuh" line: one to four of them, never more.
+        var uhhuh = vm.Messages().Select(m => Uhhuh.Match(m)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+        Assert.InRange(uhhuh.Count, 1, 4);
+        Assert.Equal(uhhuh.Count, uhhuh.Distinct().Count());
     }
 
     [Fact]
