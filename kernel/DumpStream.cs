@@ -45,14 +45,24 @@ public static unsafe class DumpStream
             ulong a = _a, b = _b;
             ulong words = length / 8;
             ulong* q = (ulong*)data;
-            for (ulong i = 0; i < words; i++)
+            ulong i = 0;
+            // Four words a round: the same sums, a third of the loop overhead (it dominates the
+            // export's time under TCG, where the copy itself is one rep movsq).
+            for (; i + 4 <= words; i += 4)
+            {
+                a += q[i]; b += a;
+                a += q[i + 1]; b += a;
+                a += q[i + 2]; b += a;
+                a += q[i + 3]; b += a;
+            }
+            for (; i < words; i++)
             {
                 a += q[i];
                 b += a;
             }
-            for (ulong i = words * 8; i < length; i++)
+            for (ulong k = words * 8; k < length; k++)
             {
-                a += data[i];
+                a += data[k];
                 b += a;
             }
             _a = a;

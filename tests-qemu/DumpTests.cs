@@ -109,7 +109,7 @@ public class DumpTests
     [Fact]
     public void TruncatedAndDamagedTransfers_AreNamed_AndNoVmcoreIsWritten()
     {
-        var (status, output, dir) = Run("--smp", "1", "--mem", "64");
+        var (status, output, dir) = Run("--smp", "1", "--mem", "64", "--keep-window");
         try
         {
             Assert.True(status == 0, $"run exited {status}:\n{output}");
