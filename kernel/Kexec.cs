@@ -124,7 +124,6 @@ static unsafe class Kexec
             // RAM before and after the region (the region lies inside one range or none).
             if (start < regionBase && n < MaxRam * 2) loads[n++] = new LoadSegment(start, start, (end < regionBase ? end : regionBase) - start);
             if (end > regionEnd && n < MaxRam * 2) { ulong s = start > regionEnd ? start : regionEnd; loads[n++] = new LoadSegment(s, s, end - s); }
-            if (start >= regionEnd || end <= regionBase) { }
         }
         ulong at = MachineKexec.TailBase(regionBase, regionSize) + MachineKexec.CoreHeaderOffset;
         var dst = new Span<byte>((void*)at, (int)MachineKexec.CoreHeaderCapacity);

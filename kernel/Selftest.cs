@@ -10,13 +10,13 @@ static class Selftest
         int others = SmpBoot.OnlineCount - 1;
         int fixedBefore = Interrupts.SelftestIpisReceived, nmiBefore = Nmi.Received;
         Ipi.SendFixedAllButSelf(Vectors.Selftest);
-        int fixedGot = WaitForCount(ref fixedBefore, others, false);
+        int fixedGot = WaitForCount(fixedBefore, others, false);
         Ipi.SendNmiAllButSelf();
-        int nmiGot = WaitForCount(ref nmiBefore, others, true);
+        int nmiGot = WaitForCount(nmiBefore, others, true);
         Log.Info($"selftest: ipi: {fixedGot} of {others} CPUs took the fixed IPI, {nmiGot} of {others} the NMI IPI");
     }
 
-    static int WaitForCount(ref int before, int expected, bool nmi)
+    static int WaitForCount(int before, int expected, bool nmi)
     {
         ulong deadline = Clock.DeadlineAfterUs(AnswerBoundUs);
         int got;

@@ -69,6 +69,16 @@ public class CrashtestTests
     }
 
     [Fact]
+    public void CrashtestDelay_WaitsThatLongAfterEveryCpuIsOnline()
+    {
+        using var vm = Kernel.Boot("crashtest=PANIC crashtest_delay_ms=600", smp: 2);
+        var online = vm.WaitForSerialLine("smp: Brought up 1 node, 2 CPUs", Kernel.LineTimeout);
+        var panic = vm.WaitForSerialLine("Kernel panic - not syncing: crashtest: PANIC", Kernel.LineTimeout);
+        double ms(SerialLine l) => double.Parse(Regex.Match(l.Text, @"^\[\s*(\d+\.\d+)\]").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) * 1000;
+        Assert.True(ms(panic) - ms(online) >= 580, $"the panic came {ms(panic) - ms(online):F0} ms after bring-up");
+    }
+
+    [Fact]
     public void PanicTimeoutNegative_RebootsAtOnce()
     {
         using var vm = Kernel.Boot("crashtest=PANIC panic=-1");

@@ -77,6 +77,17 @@ public class SmpTests
     }
 
     [Fact]
+    public void CpuInitUdelay_RestoresTheLongInitWait_AndStillBringsEveryCpuUp()
+    {
+        using var vm = Kernel.Boot("cpu_init_udelay=10000 poweroff_after_ms=0", smp: 4);
+        string took = vm.Expect(new Regex(@"smp: bring-up took (\d+) us"));
+        vm.Expect("smp: Brought up 1 node, 4 CPUs");
+        // Three APs, each with a 10 ms wait between INIT and the SIPIs.
+        Assert.True(long.Parse(Regex.Match(took, @"took (\d+) us").Groups[1].Value) >= 30_000, took);
+        Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
+    }
+
+    [Fact]
     public void AcpiOff_RunsOnTheBootCpuAndPowersOffThroughDebugExit()
     {
         using var vm = Kernel.Boot("acpi=off poweroff_after_ms=0", smp: 4);
