@@ -1,6 +1,7 @@
 ; Addresses the linker decides, handed to C# in one table (arch-x86/KernelLayout.cs mirrors its
 ; order), and the large static areas that want page alignment: per-CPU stack sets with guard
-; pages, and a pool of page-table pages for arch-x86/Paging.cs.
+; pages, and a pool of page-table pages for arch-x86/Paging.cs. Assembled twice: the capture image's
+; copy (-DCAPTURE_IMAGE) holds one stack set, not one per possible CPU.
 bits 64
 
 %include "layout.inc"
@@ -44,7 +45,7 @@ get_kernel_layout:
 section .bss
 alignb 4096
 global percpu_stacks
-percpu_stacks:     resb MAX_CPUS * STACK_SET_SIZE
+percpu_stacks:     resb STACK_SETS * STACK_SET_SIZE
 percpu_stacks_end:
 page_table_pool:   resb PAGE_TABLE_POOL_PAGES * 4096
 page_table_pool_end:

@@ -40,12 +40,20 @@ public static class KernelBuild
             }
             asmObjs.Add(obj);
         }
+        // The layout again for the capture image, which needs one CPU's stacks, not 64.
+        string layoutAsm = Path.Combine(Paths.Root, "boot", "layout.asm");
+        string captureLayout = Path.Combine(Paths.Obj, "layout-capture.o");
+        if (Paths.Stale(captureLayout, Directory.GetFiles(Path.Combine(Paths.Root, "boot"), "*.inc").Append(layoutAsm)))
+        {
+            Step("nasm   boot/layout.asm (capture image)");
+            ProcessRunner.Check("nasm", ["-f", "elf64", "-DCAPTURE_IMAGE", "-I", Path.Combine(Paths.Root, "boot") + "/", "-o", captureLayout, layoutAsm]);
+        }
 
         // boot/multiboot.asm is the first kernel's entry, boot/capture_entry.asm the capture image's.
         string Boot(string name) => Path.Combine(Paths.Obj, name + ".o");
-        var common = asmObjs.Where(o => o != Boot("multiboot") && o != Boot("capture_entry")).Append(managedObj).ToList();
-        LinkImage(Paths.KernelElf, Path.Combine(Paths.Root, "linker.ld"), common.Prepend(Boot("multiboot")).ToList(), []);
-        LinkImage(Paths.CaptureElf, Path.Combine(Paths.Root, "capture.ld"), common.Prepend(Boot("capture_entry")).ToList(),
+        var common = asmObjs.Where(o => o != Boot("multiboot") && o != Boot("capture_entry") && o != Boot("layout")).Append(managedObj).ToList();
+        LinkImage(Paths.KernelElf, Path.Combine(Paths.Root, "linker.ld"), common.Prepend(Boot("layout")).Prepend(Boot("multiboot")).ToList(), []);
+        LinkImage(Paths.CaptureElf, Path.Combine(Paths.Root, "capture.ld"), common.Prepend(captureLayout).Prepend(Boot("capture_entry")).ToList(),
             ["-pie", "--no-dynamic-linker", "-z", "norelro", "-z", "notext"]);
         string elf = Paths.KernelElf;
         if (verbose || sw.ElapsedMilliseconds > 1000)
