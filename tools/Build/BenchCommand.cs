@@ -187,8 +187,8 @@ public static class BenchCommand
 
     static (long Loaded, long Total) ImageBytes(string elf)
     {
-        var syms = ElfSymbols.Read(elf);
-        ulong Addr(string name) => syms.First(s => s.Name == name).Address;
+        byte[] file = File.ReadAllBytes(elf);
+        ulong Addr(string name) => Nmidump.Inspector.KernelElf.SymbolValue(file, name) ?? throw new BuildException($"{elf}: no symbol {name}");
         return ((long)(Addr("__load_end") - Addr("__image_start")), (long)(Addr("__image_end") - Addr("__image_start")));
     }
 }

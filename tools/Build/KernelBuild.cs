@@ -5,6 +5,7 @@
 // second pass moves no function and the table stays true (checked after linking).
 using System.Diagnostics;
 using System.Text.Json;
+using Nmidump.Inspector;
 
 namespace Nmidump.Build;
 
@@ -126,15 +127,12 @@ public static class KernelBuild
         return obj;
     }
 
-    /// <summary>The symbols inside [__text_start, __text_end): what an oops may need to name.</summary>
-    static List<ElfSymbols.Symbol> TextSymbols(string elf)
+    /// <summary>The code symbols an oops may need to name: the same selection the inspector makes from --kernel.</summary>
+    static List<(ulong Address, ulong Size, string Name)> TextSymbols(string elf)
     {
-        var all = ElfSymbols.Read(elf);
-        ulong lo = all.First(s => s.Name == "__text_start").Address;
-        ulong hi = all.First(s => s.Name == "__text_end").Address;
-        // NASM's local labels (cpu_idle.again) would split their function in two: leave them out.
-        return all.Where(s => s.Address >= lo && s.Address < hi && !s.Name.StartsWith("__text_") && !s.Name.StartsWith("_lsda") && !s.Name.Contains('.'))
-                  .OrderBy(s => s.Address).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
+        var symbols = KernelElf.CodeSymbols(File.ReadAllBytes(elf), out string reason)
+            ?? throw new BuildException($"{Paths.Relative(elf)}: {reason}");
+        return symbols.OrderBy(s => s.Address).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
     }
 
     static void Step(string what) => Console.WriteLine($"  {what}");

@@ -40,9 +40,28 @@ public sealed class KernelElf
 
         string? buildId = FindBuildId(file);
         var symbols = new List<(ulong Address, ulong Size, string Name)>();
-        if (!ReadSymbols(file, symbols, out reason)) return null;
+        if (!ReadSymbols(file, symbols, codeOnly: true, out reason)) return null;
         byte[] table = KallsymsWriter.Build(symbols);   // one symbol per address, as the kernel's table
         return new KernelElf(buildId, table, Kallsyms.Count(table));
+    }
+
+    /// <summary>
+    /// The code symbols a kallsyms table holds. The build embeds exactly these (tools/Build's
+    /// kallsyms pass), so the table it links in and the one made here from --kernel agree.
+    /// </summary>
+    public static List<(ulong Address, ulong Size, string Name)>? CodeSymbols(ReadOnlySpan<byte> file, out string reason)
+    {
+        var symbols = new List<(ulong Address, ulong Size, string Name)>();
+        return ReadSymbols(file, symbols, codeOnly: true, out reason) ? symbols : null;
+    }
+
+    /// <summary>Any named symbol's value (linker markers such as __load_end included), or null.</summary>
+    public static ulong? SymbolValue(ReadOnlySpan<byte> file, string name)
+    {
+        var symbols = new List<(ulong Address, ulong Size, string Name)>();
+        if (!ReadSymbols(file, symbols, codeOnly: false, out _)) return null;
+        foreach (var s in symbols) if (s.Name == name) return s.Address;
+        return null;
     }
 
     /// <summary>Section header i as (type, flags, offset, size, link), or false if it lies outside the file.</summary>
@@ -103,7 +122,7 @@ public sealed class KernelElf
     /// The named symbols defined in executable sections, as the build's kallsyms pass picks them:
     /// NASM's local labels (cpu_idle.again) and the linker's markers left out.
     /// </summary>
-    static bool ReadSymbols(ReadOnlySpan<byte> file, List<(ulong, ulong, string)> into, out string reason)
+    static bool ReadSymbols(ReadOnlySpan<byte> file, List<(ulong, ulong, string)> into, bool codeOnly, out string reason)
     {
         reason = "";
         int count = SectionCount(file);
@@ -124,13 +143,18 @@ public sealed class KernelElf
                 ushort shndx = LittleEndian.U16(s, 6);
                 ulong value = LittleEndian.U64(s, 8), symSize = LittleEndian.U64(s, 16);
                 int stType = s[4] & 0xF;
-                if (nameOffset == 0 || nameOffset >= strings.Length || shndx == 0 || shndx >= 0xFF00) continue;
-                if (stType != 0 && stType != 2) continue;          // NOTYPE (asm labels) or FUNC
-                if (!Section(file, shndx, out _, out ulong flags, out _, out _, out _) || (flags & ShfExecInstr) == 0) continue;
+                if (nameOffset == 0 || nameOffset >= strings.Length || shndx == 0) continue;
                 ReadOnlySpan<byte> name = strings.Slice((int)nameOffset);
                 int nul = name.IndexOf((byte)0);
                 if (nul >= 0) name = name.Slice(0, nul);
-                if (name.Length == 0 || name.Contains((byte)'.') || name.StartsWith("__text_"u8) || name.StartsWith("_lsda"u8)) continue;
+                if (codeOnly)
+                {
+                    if (shndx >= 0xFF00) continue;                      // absolute and common symbols
+                    if (stType != 0 && stType != 2) continue;          // NOTYPE (asm labels) or FUNC
+                    if (!Section(file, shndx, out _, out ulong flags, out _, out _, out _) || (flags & ShfExecInstr) == 0) continue;
+                    // NASM's local labels (cpu_idle.again) would split their function in two.
+                    if (name.Length == 0 || name.Contains((byte)'.') || name.StartsWith("__text_"u8) || name.StartsWith("_lsda"u8)) continue;
+                }
                 into.Add((value, symSize, System.Text.Encoding.ASCII.GetString(name)));
             }
         }
