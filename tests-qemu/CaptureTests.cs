@@ -27,14 +27,8 @@ public static class CaptureBoot
         });
     }
 
-    static readonly Regex CpuLine = new(@"capture: CPU (\d+) apic (\d+) rip (\S+)\+0x([0-9a-f]+)/0x([0-9a-f]+) rsp ([0-9a-f]{16}) r12 ([0-9a-f]{16})$");
-
     /// <summary>The capture report's CPU lines, keyed by CPU.</summary>
-    public static Dictionary<int, CpuSummary> CpuLines(QemuMachine vm) =>
-        vm.Lines.Select(l => CpuLine.Match(l)).Where(m => m.Success).ToDictionary(m => int.Parse(m.Groups[1].Value),
-            m => new CpuSummary(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), m.Groups[3].Value,
-                Convert.ToUInt64(m.Groups[4].Value, 16), Convert.ToUInt64(m.Groups[5].Value, 16),
-                Convert.ToUInt64(m.Groups[6].Value, 16), Convert.ToUInt64(m.Groups[7].Value, 16)));
+    public static Dictionary<int, CpuSummary> CpuLines(QemuMachine vm) => CrashSummary.Read(vm, "capture");
 }
 
 public class CaptureTests

@@ -10,13 +10,16 @@ public sealed record CpuSummary(int Cpu, int Apic, string Function, ulong Offset
 
 public static class CrashSummary
 {
-    static readonly Regex Line = new(@"^crash: CPU (\d+) apic (\d+) rip (\S+)\+0x([0-9a-f]+)/0x([0-9a-f]+) rsp ([0-9a-f]{16}) r12 ([0-9a-f]{16})$");
+    /// <summary>The line format both the panicking CPU ("crash: ") and the capture kernel ("capture: ") print.</summary>
+    static Regex Line(string source) => new($@"^{source}: CPU (\d+) apic (\d+) rip (\S+)\+0x([0-9a-f]+)/0x([0-9a-f]+) rsp ([0-9a-f]{{16}}) r12 ([0-9a-f]{{16}})$");
     static readonly Regex Missing = new(@"^crash: CPU (\d+) missing$");
 
-    public static Dictionary<int, CpuSummary> Read(QemuMachine vm)
+    /// <summary>The CPU lines of the panicking CPU's summary, or of the capture report with source "capture".</summary>
+    public static Dictionary<int, CpuSummary> Read(QemuMachine vm, string source = "crash")
     {
         var result = new Dictionary<int, CpuSummary>();
-        foreach (var m in vm.Messages().Select(x => Line.Match(x)).Where(m => m.Success))
+        var line = Line(source);
+        foreach (var m in vm.Messages().Select(x => line.Match(x)).Where(m => m.Success))
         {
             int cpu = int.Parse(m.Groups[1].Value);
             Assert.False(result.ContainsKey(cpu), $"CPU {cpu} summarised twice: the other CPUs were stopped more than once");
