@@ -12,12 +12,13 @@ static unsafe class Kexec
     static KexecImage s_image;
     static ulong s_coreHeader, s_cr3;
 
-    struct SegmentList { public fixed byte Bytes[KexecImage.MaxSegments * 16]; }
-    static SegmentList s_segments;
+    struct RangeList { public fixed byte Bytes[KexecImage.MaxSegments * 16]; }
+    static RangeList s_digestRanges;
 
     public static bool ImageArmed => s_imageArmed;
 
-    static Span<PhysRange> Segments { get { fixed (byte* p = s_segments.Bytes) return new Span<PhysRange>(p, KexecImage.MaxSegments); } }
+    /// <summary>What the digest covers: each segment's file-backed bytes (KexecImage.CopyDigestRanges).</summary>
+    static Span<PhysRange> DigestRanges { get { fixed (byte* p = s_digestRanges.Bytes) return new Span<PhysRange>(p, KexecImage.MaxSegments); } }
     static Span<byte> Region => new Span<byte>((void*)s_image.Base, (int)s_image.RegionSize);
 
     /// <summary>
@@ -60,7 +61,7 @@ static unsafe class Kexec
             Log.Emit(ref e);
             return;
         }
-        s_image.CopyDigestRanges(Segments);
+        s_image.CopyDigestRanges(DigestRanges);
 
         // What the capture kernel will need: VMCOREINFO, the notes, RAM less the region, the header.
         PhysRange* ram = stackalloc PhysRange[MaxRam];
@@ -73,7 +74,7 @@ static unsafe class Kexec
         if (Params.Current.KexecCorruptTest)
         {
             // After the digest, inside the bytes it covers: the crash-time check must catch it.
-            PhysRange first = Segments[0];
+            PhysRange first = DigestRanges[0];
             ((byte*)first.Start)[first.Size / 2] ^= 0xFF;
             Log.Warn("kexec: kexec_corrupt_test: flipped one byte of the loaded capture image");
         }
@@ -155,7 +156,7 @@ static unsafe class Kexec
         byte* actual = stackalloc byte[Sha256.DigestSize];
         s_image.CopyDigest(new Span<byte>(expected, Sha256.DigestSize));
         int segments = s_image.SegmentCount;
-        if (!KexecImage.Digest(Region, s_image.Base, Segments.Slice(0, segments), new Span<byte>(actual, Sha256.DigestSize))
+        if (!KexecImage.Digest(Region, s_image.Base, DigestRanges.Slice(0, segments), new Span<byte>(actual, Sha256.DigestSize))
             || !Sha256.DigestsEqual(new ReadOnlySpan<byte>(expected, Sha256.DigestSize), new ReadOnlySpan<byte>(actual, Sha256.DigestSize)))
         {
             LogLine l = default;
