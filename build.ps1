@@ -15,7 +15,7 @@ $tool = 'out/tools/Build.dll'
 $stale = -not (Test-Path $tool)
 if (-not $stale) {
     $stamp = (Get-Item $tool).LastWriteTimeUtc
-    $inputs = @(Get-ChildItem -Recurse -File tools -Include *.cs, *.csproj) + @(Get-ChildItem -File kernel -Filter *.cs) + @(Get-Item Directory.Build.props)
+    $inputs = @(Get-ChildItem -Recurse -File tools, kernel -Include *.cs, *.csproj, *.props) + @(Get-Item Directory.Build.props)
     $stale = [bool]($inputs | Where-Object { $_.LastWriteTimeUtc -gt $stamp } | Select-Object -First 1)
 }
 if ($stale) {

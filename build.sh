@@ -11,7 +11,7 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 tool=out/tools/Build.dll
-if [ ! -f "$tool" ] || [ -n "$(find tools kernel/*.cs Directory.Build.props -newer "$tool" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$tool" ] || [ -n "$(find tools kernel Directory.Build.props -newer "$tool" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -print -quit 2>/dev/null)" ]; then
     if ! log=$(dotnet build tools/Build/Build.csproj -c Release -o out/tools -nologo -v:q 2>&1); then
         echo "$log" >&2
         echo "build.sh: building the build driver (tools/Build) failed" >&2
