@@ -613,3 +613,10 @@ public static unsafe partial class Acpi
     static string Polarity(int p) => p == 0 ? "dfl" : p == 1 ? "high" : p == 3 ? "low" : "res";
     static string Trigger(int t) => t == 0 ? "dfl" : t == 1 ? "edge" : t == 3 ? "level" : "res";
 }
+
+/// <summary>acpi=: whether the ACPI tables are used (CPUs, power-off, reset); same order as the table's words.</summary>
+public enum AcpiMode
+{
+    On,
+    Off,
+}

@@ -64,3 +64,11 @@ static class ApicRegisters
     public static ulong Icr(uint low, uint destination, bool x2apic) =>
         x2apic ? ((ulong)destination << 32) | low : ((ulong)(destination & 0xFF) << 56) | low;
 }
+
+/// <summary>apic_extnmi=: which CPUs unmask LINT1 for external NMIs (Linux's APIC_EXTNMI_*); same order as the table's words.</summary>
+public enum ApicExtnmiMode
+{
+    Bsp,
+    All,
+    None,
+}

@@ -13,6 +13,9 @@ static unsafe class LocalApic
 
     public static bool X2Apic => s_x2apic;
 
+    /// <summary>apic_extnmi= as given on the command line (bsp by default).</summary>
+    public static ApicExtnmiMode ExtnmiParameter => (ApicExtnmiMode)Params.Current.Choice(BootParam.ApicExtnmi);
+
     /// <summary>Chooses the mode (x2APIC when CPUID.1:ECX[21] offers it) and maps the xAPIC page uncached.</summary>
     public static void DetectAndEnableMode()
     {

@@ -35,7 +35,7 @@ static unsafe class Nmi
 
     public static void Init()
     {
-        s_forcedReason = Params.Current.NmiReason switch
+        s_forcedReason = (NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason) switch
         {
             NmiReasonOverride.Serr => NmiReason.Serr,
             NmiReasonOverride.Iochk => NmiReason.Iochk,

@@ -24,3 +24,11 @@ static class NmiReason
     /// <summary>After the IOCHK pulse: the low nibble with IOCHK re-enabled.</summary>
     public static byte ReenableIochkValue(byte reason) => (byte)(reason & ClearMask & ~ClearIochk);
 }
+
+/// <summary>nmi_reason=: what the next read of the NMI reason port reports, for tests (QEMU never sets SERR or IOCHK).</summary>
+public enum NmiReasonOverride
+{
+    None = -1,
+    Serr,
+    Iochk,
+}

@@ -16,7 +16,7 @@ static unsafe class Platform
 
     public static void Init()
     {
-        if (Params.Current.Acpi == AcpiMode.Off)
+        if ((AcpiMode)Params.Current.Choice(BootParam.Acpi) == AcpiMode.Off)
         {
             Log.Info("ACPI: disabled (acpi=off); using the boot CPU only");
         }
@@ -34,7 +34,7 @@ static unsafe class Platform
 
         LocalApic.DetectAndEnableMode();
         uint bootApicId = LocalApic.ReadId();
-        LocalApic.Setup(0, Params.Current.ApicExtnmi);
+        LocalApic.Setup(0, LocalApic.ExtnmiParameter);
         LocalApic.CalibrateTimer();
         Log.Info($"APIC: {(LocalApic.X2Apic ? "x2APIC" : "xAPIC")} mode, boot CPU APIC ID {bootApicId}, timer {LocalApic.TimerTicksPerMs} ticks/ms");
 

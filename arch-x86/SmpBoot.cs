@@ -162,7 +162,7 @@ static unsafe class SmpBoot
         Gdt.Load(p);
         Idt.Load();
         LocalApic.EnableModeOnThisCpu();
-        LocalApic.Setup(cpu, Params.Current.ApicExtnmi);
+        LocalApic.Setup(cpu, LocalApic.ExtnmiParameter);
         // No IPI to say so: one that reached the boot CPU after it stopped waiting would wake it in
         // its idle loop later, and an NMI landing then would find it in an interrupt handler.
         MarkOnline(cpu);

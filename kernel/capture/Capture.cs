@@ -73,7 +73,7 @@ static unsafe class Capture
 
         if (!ValidateCoreHeader(info)) Fail();
         Report(info);
-        if (Params.Current.DumpChannels == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
+        if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else DumpExport.Run();
         Log.Info("capture: done; powering off");
         Power.Poweroff();

@@ -46,15 +46,11 @@ static unsafe class DumpExport
         Paging.MapPage(0);
 
         ulong streamSize = DumpStream.StreamSize(s_layout.FileSize, DumpStream.DefaultChunkSize);
-        DumpChannels wanted = Params.Current.DumpChannels;
-        byte* window = FindWindow(streamSize, wanted != DumpChannels.Debugcon, out ulong windowSize);
-        bool toWindow = window != null && wanted != DumpChannels.Debugcon;
-        bool toDebugcon = wanted == DumpChannels.Debugcon || wanted == DumpChannels.Both || (wanted == DumpChannels.Auto && window == null);
-        if (wanted == DumpChannels.Window && window == null)
-        {
-            Log.Emerg("capture: dump_channels=window but no usable window; falling back to debugcon");
-            toDebugcon = true;
-        }
+        DumpChannels wanted = (DumpChannels)Params.Current.Choice(BootParam.DumpChannels);
+        byte* window = FindWindow(streamSize, ExportChannels.WantsWindow(wanted), out ulong windowSize);
+        ExportPlan plan = ExportChannels.Choose(wanted, window != null);
+        bool toWindow = plan.ToWindow, toDebugcon = plan.ToDebugcon;
+        if (plan.WindowMissing) Log.Emerg("capture: dump_channels=window but no usable window; falling back to debugcon");
         Log.Info($"capture: exporting vmcore: {s_layout.FileSize} bytes ({s_loadCount} PT_LOADs, {info.NotesSize} bytes of notes) to {(toWindow && toDebugcon ? "window and debugcon" : toWindow ? "window" : "debugcon")}");
 
         ulong t0 = Cpu.Rdtsc();

@@ -81,7 +81,7 @@ static unsafe class Kexec
         s_imageArmed = true;
         LogLine armed = default;
         armed.Append("kdump: capture image armed (crashkernel ");
-        CrashKernel.AppendSize(ref armed, r.Size);
+        Kstrtox.AppendSize(ref armed, r.Size);
         armed.Append(" at 0x");
         armed.AppendHex(r.Start, 0);
         armed.Append(", sha256 ");

@@ -27,7 +27,7 @@ static unsafe class Crashtest
     /// <summary>Boot CPU, once every CPU is online: choose the CPUs, then start the scenario.</summary>
     public static void RunIfRequested()
     {
-        CrashTestType test = Params.Current.Crashtest;
+        CrashTestType test = (CrashTestType)Params.Current.Choice(BootParam.Crashtest);
         if (test == CrashTestType.None) return;
         int victim = Params.Current.CrashtestCpu;
         if (!SmpBoot.IsOnline(victim))
@@ -36,7 +36,7 @@ static unsafe class Crashtest
             return;
         }
         int panicker = -1;
-        if (NeedsSecondCpu(test))
+        if (CrashtestScenario.NeedsSecondCpu(test))
         {
             for (int cpu = 0; cpu < SmpBoot.PossibleCount && panicker < 0; cpu++)
                 if (cpu != victim && SmpBoot.IsOnline(cpu)) panicker = cpu;
@@ -61,8 +61,7 @@ static unsafe class Crashtest
         s_victim = victim;
         s_panicker = panicker;
         s_victimStartTsc = Clock.DeadlineAfterUs(RaceLeadUs);
-        bool simultaneous = test == CrashTestType.OopsPanicRace || test == CrashTestType.DoublePanic;
-        s_panickerTsc = simultaneous ? s_victimStartTsc : s_victimStartTsc + (Clock.DeadlineAfterUs(PanickerLagUs) - Cpu.Rdtsc());
+        s_panickerTsc = CrashtestScenario.Simultaneous(test) ? s_victimStartTsc : s_victimStartTsc + (Clock.DeadlineAfterUs(PanickerLagUs) - Cpu.Rdtsc());
         if (test == CrashTestType.NmiHang) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestHang);
         if (test == CrashTestType.NestedNmiPanic) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestNested);
 
@@ -79,10 +78,6 @@ static unsafe class Crashtest
         if (panicker > 0) Ipi.SendFixed(panicker, Vectors.Crashtest);
         if (victim == 0 || panicker == 0) RunOnThisCpu();
     }
-
-    static bool NeedsSecondCpu(CrashTestType t) =>
-        t == CrashTestType.PanicStopIrqoff || t == CrashTestType.Hardlockup || t == CrashTestType.NmiHang ||
-        t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic;
 
     /// <summary>The crashtest IPI (and the boot CPU directly): play this CPU's part.</summary>
     public static void RunOnThisCpu()

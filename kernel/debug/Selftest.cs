@@ -1,12 +1,19 @@
 // Boot-time self-tests a QEMU test can ask for with selftest=: `ipi` has CPU 0 send a fixed-vector
 // IPI and then an NMI IPI to every other online CPU and counts the answers (bounded wait).
+/// <summary>selftest=: a boot-time self-test a QEMU test asks for; same order as the table's words.</summary>
+enum SelftestType
+{
+    None = -1,
+    Ipi,
+}
+
 static class Selftest
 {
     const ulong AnswerBoundUs = 2_000_000;
 
     public static void RunIfRequested()
     {
-        if (Params.Current.Selftest != SelftestType.Ipi) return;
+        if ((SelftestType)Params.Current.Choice(BootParam.Selftest) != SelftestType.Ipi) return;
         int others = SmpBoot.OnlineCount - 1;
         int fixedBefore = Interrupts.SelftestIpisReceived, nmiBefore = Nmi.Received;
         Ipi.SendFixedAllButSelf(Vectors.Selftest);

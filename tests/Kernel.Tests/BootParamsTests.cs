@@ -53,6 +53,7 @@ public class BootParamsTests
         Assert.Equal(0, v.CrashtestDelayMs);
         Assert.Equal(-1, v.PoweroffAfterMs);
         Assert.False(v.PoweroffAtEntry);
+        Assert.Equal(7, v.Loglevel);            // Linux's default console_loglevel: everything but KERN_DEBUG
         Assert.Equal(0, report.UnknownCount);
         Assert.Equal(0, report.MalformedCount);
         Assert.Equal(-1, report.InitArgsOffset);
@@ -65,7 +66,7 @@ public class BootParamsTests
         var v = Parse("apic_extnmi=all unknown_nmi_panic panic_on_unrecovered_nmi panic_on_io_nmi panic_on_oops " +
                       "crash_kexec_post_notifiers panic=30 crashkernel=64M@256M nr_cpus=3 crashtest=NMI_HANG " +
                       "crashtest_cpu=2 crashtest_delay_ms=500 poweroff_after_ms=0 poweroff_at_entry acpi=off cpu_init_udelay=10000 " +
-                      "selftest=ipi nmi_reason=iochk dump_channels=both kexec_corrupt_test");
+                      "selftest=ipi nmi_reason=iochk dump_channels=both kexec_corrupt_test loglevel=4");
         Assert.Equal(ApicExtnmiMode.All, v.ApicExtnmi);
         Assert.True(v.UnknownNmiPanic);
         Assert.True(v.PanicOnUnrecoveredNmi);
@@ -82,10 +83,11 @@ public class BootParamsTests
         Assert.True(v.PoweroffAtEntry);
         Assert.Equal(AcpiMode.Off, v.Acpi);
         Assert.Equal(10000, v.CpuInitUdelay);
-        Assert.Equal(SelftestType.Ipi, v.Selftest);
+        Assert.Equal("ipi", v.Word(BootParam.Selftest));
         Assert.Equal(NmiReasonOverride.Iochk, v.NmiReason);
         Assert.Equal(DumpChannels.Both, v.DumpChannels);
         Assert.True(v.KexecCorruptTest);
+        Assert.Equal(4, v.Loglevel);
         for (var p = (BootParam)0; p < BootParam.Count; p++) Assert.True(v.WasGiven(p), p.ToString());
     }
 
@@ -135,6 +137,14 @@ public class BootParamsTests
     {
         var words = Ascii.Of(BootParams.Spec(BootParam.ApicExtnmi).Words).Split(' ');
         Assert.Equal(Enum.GetNames<ApicExtnmiMode>().Select(n => n.ToLowerInvariant()), words);
+    }
+
+    [Fact]
+    public void AcpiAndNmiReason_WordsMatchTheirConsumersEnums()
+    {
+        Assert.Equal(Enum.GetNames<AcpiMode>().Select(n => n.ToLowerInvariant()), Ascii.Of(BootParams.Spec(BootParam.Acpi).Words).Split(' '));
+        Assert.Equal(Enum.GetNames<NmiReasonOverride>().Where(n => n != "None").Select(n => n.ToLowerInvariant()),
+                     Ascii.Of(BootParams.Spec(BootParam.NmiReason).Words).Split(' '));
     }
 
     [Theory]
@@ -404,7 +414,7 @@ public class BootParamsTests
     [InlineData("9223372036854775807", long.MaxValue)]
     public void ParseSize_AcceptsMemparseSuffixes(string text, long expected)
     {
-        Assert.True(BootParams.ParseSize(Ascii.Bytes(text), out long v));
+        Assert.True(Kstrtox.ParseSize(Ascii.Bytes(text), out long v));
         Assert.Equal(expected, v);
     }
 
@@ -417,7 +427,7 @@ public class BootParamsTests
     [InlineData("-1M")]
     [InlineData("9223372036854775808")]
     public void ParseSize_RejectsWhatMemparseWouldMisread(string text)
-        => Assert.False(BootParams.ParseSize(Ascii.Bytes(text), out _));
+        => Assert.False(Kstrtox.ParseSize(Ascii.Bytes(text), out _));
 
     [Theory]
     [InlineData("0", 0L)]
@@ -430,7 +440,7 @@ public class BootParamsTests
     [InlineData("0x7fffffffffffffff", long.MaxValue)]
     public void ParseInteger_AcceptsTheFullSignedRange(string text, long expected)
     {
-        Assert.True(BootParams.ParseInteger(Ascii.Bytes(text), out long v));
+        Assert.True(Kstrtox.ParseInteger(Ascii.Bytes(text), out long v));
         Assert.Equal(expected, v);
     }
 
@@ -447,7 +457,7 @@ public class BootParamsTests
     [InlineData("0xg")]
     [InlineData("1e3")]
     public void ParseInteger_RejectsOverflowAndTrailingText(string text)
-        => Assert.False(BootParams.ParseInteger(Ascii.Bytes(text), out _));
+        => Assert.False(Kstrtox.ParseInteger(Ascii.Bytes(text), out _));
 
     [Fact]
     public void Table_EveryParameterHasAUniqueNameHelpAndConsistentType()

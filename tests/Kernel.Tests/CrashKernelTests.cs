@@ -426,7 +426,7 @@ public class CrashKernelTests
     public void Sizes_PrintAsMemparseReadsThem(ulong bytes, string expected)
     {
         LogLine l = default;
-        CrashKernel.AppendSize(ref l, bytes);
+        Kstrtox.AppendSize(ref l, bytes);
         Assert.Equal(expected, Ascii.Of(l.AsSpan()));
     }
 }

@@ -1,0 +1,223 @@
+// BootParamTable: every boot parameter the kernel knows, with its type, default, range and help, after
+// Linux's __setup()/core_param() tables. `./build.sh params` prints it (the build driver compiles this
+// folder). Each parameter's meaning lives with its consumer; enums for its words live there too.
+// A new parameter is one BootParam member and one Spec arm.
+using System;
+
+/// <summary>Every parameter the kernel knows; the order is the order of the help listing.</summary>
+public enum BootParam
+{
+    ApicExtnmi,
+    UnknownNmiPanic,
+    PanicOnUnrecoveredNmi,
+    PanicOnIoNmi,
+    PanicOnOops,
+    CrashKexecPostNotifiers,
+    Panic,
+    Crashkernel,
+    NrCpus,
+    Crashtest,
+    CrashtestCpu,
+    CrashtestDelayMs,
+    PoweroffAfterMs,
+    PoweroffAtEntry,
+    Acpi,
+    CpuInitUdelay,
+    Selftest,
+    NmiReason,
+    DumpChannels,
+    KexecCorruptTest,
+    Loglevel,
+    Count,
+}
+
+public enum BootParamType
+{
+    /// <summary>On when named alone; also =0/1, y/n, yes/no, on/off, true/false.</summary>
+    Flag,
+    /// <summary>Decimal or 0x hex, optional sign, within [Min, Max].</summary>
+    Integer,
+    /// <summary>One of the space-separated Words (case-sensitive, as Linux compares them).</summary>
+    Enum,
+    /// <summary>Copied as given, at most MaxLength bytes; parsed later by whoever needs it.</summary>
+    String,
+}
+
+/// <summary>
+/// One row of the parameter table. The texts are UTF-8 literals in the kernel image: a ref struct of
+/// spans, because a struct holding string references would need GC write barriers the kernel lacks.
+/// </summary>
+public readonly ref struct BootParamSpec
+{
+    public readonly ReadOnlySpan<byte> Name;
+    public readonly BootParamType Type;
+    /// <summary>Default value: 0/1 for a flag, the number, or the index into Words.</summary>
+    public readonly long Default;
+    /// <summary>True if the parameter has no value until given (shown as UnsetText).</summary>
+    public readonly bool DefaultUnset;
+    public readonly long Min;
+    public readonly long Max;
+    /// <summary>Allowed words of an Enum, separated by single spaces; empty otherwise.</summary>
+    public readonly ReadOnlySpan<byte> Words;
+    /// <summary>Longest value of a String.</summary>
+    public readonly int MaxLength;
+    /// <summary>How an unset value is shown ("never", "none").</summary>
+    public readonly ReadOnlySpan<byte> UnsetText;
+    public readonly ReadOnlySpan<byte> Help;
+
+    public BootParamSpec(ReadOnlySpan<byte> name, BootParamType type, long defaultValue, bool defaultUnset,
+                         long min, long max, ReadOnlySpan<byte> words, int maxLength,
+                         ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help)
+    {
+        Name = name;
+        Type = type;
+        Default = defaultValue;
+        DefaultUnset = defaultUnset;
+        Min = min;
+        Max = max;
+        Words = words;
+        MaxLength = maxLength;
+        UnsetText = unsetText;
+        Help = help;
+    }
+}
+
+/// <summary>The parameter table and the word lists of its Enum rows.</summary>
+public static partial class BootParams
+{
+    internal const long IntMin = -2147483648L;
+    internal const long IntMax = 2147483647L;
+
+    // ---- The table -------------------------------------------------------------------------------
+
+    /// <summary>The table row of <paramref name="p"/>. Each arm is one parameter.</summary>
+    public static BootParamSpec Spec(BootParam p) => p switch
+    {
+        BootParam.ApicExtnmi => Choice("apic_extnmi"u8, "bsp all none"u8, 0,
+            "Which CPUs take external NMIs (LINT1, QEMU's inject-nmi): the boot CPU, all or none"u8),
+        BootParam.UnknownNmiPanic => Flag("unknown_nmi_panic"u8,
+            "Panic on an NMI whose reason is unknown"u8),
+        BootParam.PanicOnUnrecoveredNmi => Flag("panic_on_unrecovered_nmi"u8,
+            "Panic on an NMI reporting a memory parity error (SERR)"u8),
+        BootParam.PanicOnIoNmi => Flag("panic_on_io_nmi"u8,
+            "Panic on an NMI reporting an I/O channel check (IOCHK)"u8),
+        BootParam.PanicOnOops => Flag("panic_on_oops"u8,
+            "Turn every oops into a panic"u8),
+        BootParam.CrashKexecPostNotifiers => Flag("crash_kexec_post_notifiers"u8,
+            "Run the panic notifiers and dump the log before jumping to the capture kernel"u8),
+        BootParam.Panic => Integer("panic"u8, 0, IntMin, IntMax,
+            "Seconds to wait after a panic before rebooting: 0 waits forever, negative reboots at once"u8),
+        BootParam.Crashkernel => Text("crashkernel"u8, KernelParams.StringCapacity, "none"u8,
+            "Memory reserved for the capture kernel, as size[@offset], e.g. 64M@256M"u8),
+        BootParam.NrCpus => Integer("nr_cpus"u8, 0, 1, 4096,
+            "Most CPUs to bring up, the boot CPU included; 0 (the default) means all"u8),
+        BootParam.Crashtest => ChoiceUnset("crashtest"u8,
+            "PANIC BUG EXCEPTION DOUBLE_FAULT STACK_OVERFLOW PANIC_STOP_IRQOFF HARDLOCKUP NMI_HANG OOPS_PANIC_RACE DOUBLE_PANIC NESTED_NMI_PANIC"u8,
+            "none"u8, "Crash scenario to run after boot, for the QEMU tests"u8),
+        BootParam.CrashtestCpu => Integer("crashtest_cpu"u8, 0, 0, IntMax,
+            "CPU that runs the crash scenario"u8),
+        BootParam.CrashtestDelayMs => Integer("crashtest_delay_ms"u8, 0, 0, IntMax,
+            "Milliseconds to wait after boot before the crash scenario"u8),
+        BootParam.PoweroffAfterMs => IntegerUnset("poweroff_after_ms"u8, 0, IntMax, "never"u8,
+            "Power off this many milliseconds after boot (a watchdog for tests)"u8),
+        BootParam.PoweroffAtEntry => Flag("poweroff_at_entry"u8,
+            "Power off as soon as the kernel is entered (a boot smoke test)"u8),
+        BootParam.Acpi => Choice("acpi"u8, "on off"u8, 0,
+            "off: ignore the ACPI tables (one CPU, power-off through isa-debug-exit)"u8),
+        BootParam.CpuInitUdelay => IntegerUnset("cpu_init_udelay"u8, 0, 10_000_000, "0 (modern CPUs)"u8,
+            "Microseconds to wait after INIT before the SIPIs; 10000 restores the MP spec's delay"u8),
+        BootParam.Selftest => ChoiceUnset("selftest"u8, "ipi"u8, "none"u8,
+            "Boot-time self-test: ipi sends a fixed and an NMI IPI from CPU 0 to every other CPU"u8),
+        BootParam.DumpChannels => ChoiceUnset("dump_channels"u8, "window debugcon both none"u8, "window if present, else debugcon"u8,
+            "Capture kernel: where the vmcore goes (ivshmem window, debugcon port 0xe9, both, or none: report only)"u8),
+        BootParam.KexecCorruptTest => Flag("kexec_corrupt_test"u8,
+            "Flip one byte of the loaded capture image after its digest was taken (tests the check)"u8),
+        BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,
+            "Make the next NMI reason read report SERR or IOCHK, once, on the first CPU to read it (tests)"u8),
+        BootParam.Loglevel => Integer("loglevel"u8, 7, 0, 8,
+            "Console log level: records more urgent than N (KERN_EMERG 0 .. KERN_DEBUG 7) reach the console; the log keeps all"u8),
+        _ => Row(default, BootParamType.Flag, 0, false, 0, 0, default, 0, default, default),
+    };
+
+    private static BootParamSpec Row(ReadOnlySpan<byte> name, BootParamType type, long def, bool unset, long min, long max,
+                                     ReadOnlySpan<byte> words, int maxLength, ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help)
+        => new BootParamSpec(name, type, def, unset, min, max, words, maxLength, unsetText, help);
+
+    private static BootParamSpec Flag(ReadOnlySpan<byte> name, ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.Flag, 0, false, 0, 1, default, 0, default, help);
+
+    private static BootParamSpec Integer(ReadOnlySpan<byte> name, long def, long min, long max, ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.Integer, def, false, min, max, default, 0, default, help);
+
+    private static BootParamSpec IntegerUnset(ReadOnlySpan<byte> name, long min, long max, ReadOnlySpan<byte> unsetText,
+                                              ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.Integer, 0, true, min, max, default, 0, unsetText, help);
+
+    private static BootParamSpec Choice(ReadOnlySpan<byte> name, ReadOnlySpan<byte> words, int def, ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.Enum, def, false, 0, 0, words, 0, default, help);
+
+    private static BootParamSpec ChoiceUnset(ReadOnlySpan<byte> name, ReadOnlySpan<byte> words, ReadOnlySpan<byte> unsetText,
+                                             ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.Enum, 0, true, 0, 0, words, 0, unsetText, help);
+
+    private static BootParamSpec Text(ReadOnlySpan<byte> name, int maxLength, ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help)
+        => Row(name, BootParamType.String, 0, true, 0, 0, default, maxLength, unsetText, help);
+
+    /// <summary>Finds a parameter by the name as given (dashes and underscores alike).</summary>
+    public static bool Find(ReadOnlySpan<byte> name, out BootParam p)
+    {
+        for (int i = 0; i < (int)BootParam.Count; i++)
+        {
+            if (CommandLine.NameEquals(name, Spec((BootParam)i).Name))
+            {
+                p = (BootParam)i;
+                return true;
+            }
+        }
+        p = BootParam.Count;
+        return false;
+    }
+
+    // ---- Word lists ("bsp all none") -----------------------------------------------------------
+
+    /// <summary>Number of words in a space-separated list.</summary>
+    public static int WordCount(ReadOnlySpan<byte> words)
+    {
+        int n = 0;
+        for (int i = 0; i < words.Length; i++)
+            if (words[i] != (byte)' ' && (i == 0 || words[i - 1] == (byte)' ')) n++;
+        return n;
+    }
+
+    /// <summary>The index-th word of a space-separated list (empty if there is none).</summary>
+    public static ReadOnlySpan<byte> Word(ReadOnlySpan<byte> words, int index)
+    {
+        int n = 0;
+        for (int i = 0; i < words.Length; i++)
+        {
+            if (words[i] == (byte)' ' || (i > 0 && words[i - 1] != (byte)' ')) continue;
+            int end = i;
+            while (end < words.Length && words[end] != (byte)' ') end++;
+            if (n == index) return words.Slice(i, end - i);
+            n++;
+        }
+        return default;
+    }
+
+    private static bool FindWord(ReadOnlySpan<byte> words, ReadOnlySpan<byte> value, out int index)
+    {
+        int count = WordCount(words);
+        for (index = 0; index < count; index++)
+            if (SameBytes(Word(words, index), value)) return true;
+        index = -1;
+        return false;
+    }
+
+    private static bool SameBytes(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
+}

@@ -1,0 +1,188 @@
+// BootParamText: how parameters read on the console and in `./build.sh params`: the malformed-value
+// line ("Malformed boot parameter panic=abc: expected an integer; using 0"), the value in effect
+// as a user would type it, and the usage line of the listing.
+using System;
+
+public static partial class BootParams
+{
+    /// <summary>A malformed value is shown up to this many bytes, so the line keeps its "expected" part.</summary>
+    public const int MaxValueShown = 40;
+
+    // ---- Messages and listings -----------------------------------------------------------------
+
+    /// <summary>
+    /// "Malformed boot parameter panic=abc: expected an integer; using 0" — the name and value as
+    /// given (the value cut at MaxValueShown bytes), what was expected, and the value kept.
+    /// </summary>
+    public static LogLine FormatMalformed(BootParam p, ReadOnlySpan<byte> givenName, ReadOnlySpan<byte> value,
+                                          bool hasValue, in KernelParams values)
+    {
+        LogLine line = new LogLine(0, 0);
+        line.Append("Malformed boot parameter ");
+        line.Append(givenName);
+        if (hasValue)
+        {
+            line.AppendChar('=');
+            if (value.Length <= MaxValueShown) line.Append(value);
+            else
+            {
+                line.Append(value.Slice(0, MaxValueShown));
+                line.Append("...");
+            }
+        }
+        line.Append(": expected ");
+        AppendExpected(ref line, p);
+        line.Append("; using ");
+        AppendCurrent(ref line, in values, p);
+        return line;
+    }
+
+    /// <summary>What a value must look like: "an integer from 1 to 4096", "bsp, all or none", "0 or 1".</summary>
+    public static void AppendExpected(ref LogLine line, BootParam p)
+    {
+        BootParamSpec spec = Spec(p);
+        switch (spec.Type)
+        {
+            case BootParamType.Flag:
+                line.Append("0 or 1");
+                break;
+            case BootParamType.Integer:
+                line.Append("an integer");
+                AppendRange(ref line, spec, IntMin, IntMax);
+                break;
+            case BootParamType.Enum:
+                int count = WordCount(spec.Words);
+                for (int i = 0; i < count; i++)
+                {
+                    if (i > 0) line.Append(i == count - 1 ? " or " : ", ");
+                    line.Append(Word(spec.Words, i));
+                }
+                break;
+            case BootParamType.String:
+                line.Append("a value of at most ");
+                line.AppendDecimal(spec.MaxLength);
+                line.Append(" characters");
+                break;
+        }
+    }
+
+    // Bounds equal to the type's own limits are not worth saying.
+    private static void AppendRange(ref LogLine line, in BootParamSpec spec, long typeMin, long typeMax)
+    {
+        bool hasMin = spec.Min > typeMin, hasMax = spec.Max < typeMax;
+        if (hasMin && hasMax)
+        {
+            line.Append(" from ");
+            line.AppendDecimal(spec.Min);
+            line.Append(" to ");
+            line.AppendDecimal(spec.Max);
+        }
+        else if (hasMin)
+        {
+            line.Append(" of at least ");
+            line.AppendDecimal(spec.Min);
+        }
+        else if (hasMax)
+        {
+            line.Append(" of at most ");
+            line.AppendDecimal(spec.Max);
+        }
+    }
+
+    /// <summary>The default in the form a user would type it ("bsp", "0", "never").</summary>
+    public static void AppendDefault(ref LogLine line, BootParam p)
+    {
+        BootParamSpec spec = Spec(p);
+        if (spec.DefaultUnset) line.Append(spec.UnsetText);
+        else AppendTyped(ref line, spec, spec.Default);
+    }
+
+    /// <summary>The value in effect for <paramref name="p"/>, in the form a user would type it.</summary>
+    public static void AppendCurrent(ref LogLine line, in KernelParams values, BootParam p)
+    {
+        BootParamSpec spec = Spec(p);
+        if (!values.IsSet(p)) line.Append(spec.UnsetText);
+        else if (spec.Type == BootParamType.String) values.AppendString(ref line, p);
+        else AppendTyped(ref line, spec, values.Value(p));
+    }
+
+    private static void AppendTyped(ref LogLine line, in BootParamSpec spec, long value)
+    {
+        if (spec.Type == BootParamType.Enum) line.Append(Word(spec.Words, (int)value));
+        else line.AppendDecimal(value);
+    }
+
+    /// <summary>"name=value" for the value in effect, as printed at boot.</summary>
+    public static void AppendValue(ref LogLine line, in KernelParams values, BootParam p)
+    {
+        line.Append(Spec(p).Name);
+        line.AppendChar('=');
+        AppendCurrent(ref line, in values, p);
+    }
+
+    /// <summary>The same as one line.</summary>
+    public static LogLine FormatValue(in KernelParams values, BootParam p)
+    {
+        LogLine line = new LogLine(0, 0);
+        AppendValue(ref line, in values, p);
+        return line;
+    }
+
+    /// <summary>How to write the parameter: "panic_on_oops[=0|1]", "nr_cpus=<1..4096>", "apic_extnmi=bsp|all|none".</summary>
+    public static void AppendSyntax(ref LogLine line, BootParam p)
+    {
+        BootParamSpec spec = Spec(p);
+        line.Append(spec.Name);
+        switch (spec.Type)
+        {
+            case BootParamType.Flag:
+                line.Append("[=0|1]");
+                break;
+            case BootParamType.Integer:
+                bool hasMin = spec.Min > IntMin, hasMax = spec.Max < IntMax;
+                line.Append("=<integer");
+                if (hasMin && hasMax)
+                {
+                    line.AppendChar(' ');
+                    line.AppendDecimal(spec.Min);
+                    line.Append("..");
+                    line.AppendDecimal(spec.Max);
+                }
+                else if (hasMin)
+                {
+                    line.Append(" >= ");
+                    line.AppendDecimal(spec.Min);
+                }
+                else if (hasMax)
+                {
+                    line.Append(" <= ");
+                    line.AppendDecimal(spec.Max);
+                }
+                line.AppendChar('>');
+                break;
+            case BootParamType.Enum:
+                int count = WordCount(spec.Words);
+                line.AppendChar('=');
+                for (int i = 0; i < count; i++)
+                {
+                    if (i > 0) line.AppendChar('|');
+                    line.Append(Word(spec.Words, i));
+                }
+                break;
+            case BootParamType.String:
+                line.Append("=<string>");
+                break;
+        }
+    }
+
+    /// <summary>"{syntax}  (default {default})": the first line of a listing entry; Spec(p).Help is the second.</summary>
+    public static LogLine FormatUsage(BootParam p)
+    {
+        LogLine line = new LogLine(0, 0);
+        AppendSyntax(ref line, p);
+        line.Append("  (default ");
+        AppendDefault(ref line, p);
+        line.AppendChar(')');
+        return line;
+    }
+}
