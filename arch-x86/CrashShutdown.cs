@@ -116,11 +116,11 @@ static unsafe class CrashShutdown
                 l.Append("crash: CPU ");
                 l.AppendDecimal(cpu);
                 l.Append(" missing");
-                Log.Emit(ref l);
+                Log.Emerg(ref l);
                 continue;
             }
             FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs, default);
-            Log.Emit(ref l);
+            Log.Emerg(ref l);
         }
     }
 

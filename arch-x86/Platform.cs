@@ -26,7 +26,7 @@ static unsafe class Platform
             for (int i = 0; i < s_report.Count && i < AcpiReport.MaxLines; i++)
             {
                 LogLine l = s_report.Line(i);
-                Log.Emit(ref l);
+                Log.Info(ref l);
             }
             if (s_report.Dropped > 0) Log.Warn($"ACPI: {s_report.Dropped} more messages dropped");
             s_acpiUsed = true;

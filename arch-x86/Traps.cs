@@ -107,7 +107,7 @@ static unsafe class Traps
         l.Append(" (called from ");
         Symbols.Append(ref l, caller);
         l.Append(")");
-        Log.Emit(ref l);
+        Log.Crit(ref l);
     }
 
     static void PageFault(TrapFrame* f)
@@ -168,6 +168,7 @@ static unsafe class Traps
         int n = System.Threading.Interlocked.Increment(ref s_oopsCount);
         PerCpu* cpu = PerCpuArea.This;
         bool inInterrupt = cpu != null && cpu->InterruptDepth > 0;
+        Log.ConsoleVerbose();
         Log.Emerg($"{what}: {err:x4} [#{n}] SMP");
         int c = PerCpuArea.ThisCpu;
         Log.Emerg($"CPU: {c} PID: 0 Comm: swapper/{c} Not tainted {Version.Release} #1");
@@ -183,7 +184,7 @@ static unsafe class Traps
         l.AppendHex(f->Cs, 4);
         l.AppendChar(':');
         Symbols.Append(ref l, f->Rip);
-        Log.Emit(ref l);
+        Log.Emerg(ref l);
         Log.Emerg($"RSP: {f->Ss:x4}:{f->Rsp:x16} EFLAGS: {f->Rflags:x8}");
         Log.Emerg($"RAX: {f->Rax:x16} RBX: {f->Rbx:x16} RCX: {f->Rcx:x16}");
         Log.Emerg($"RDX: {f->Rdx:x16} RSI: {f->Rsi:x16} RDI: {f->Rdi:x16}");

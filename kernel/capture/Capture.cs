@@ -53,7 +53,7 @@ static unsafe class Capture
         first.AppendHex(regionBase, 0);
         first.Append(", elfcorehdr 0x");
         first.AppendHex(coreHeader, 0);
-        Log.Emit(ref first);
+        Log.Info(ref first);
 
         CpuSetup.BootCpu();
         if (!FindVmcoreinfo(out ReadOnlySpan<byte> info))
@@ -136,7 +136,7 @@ static unsafe class Capture
             l.AppendHex(s_coreHeader, 0);
             l.Append(": ");
             error.Describe(ref l);
-            Log.Emit(ref l);
+            Log.Err(ref l);
             return false;
         }
         return true;
@@ -180,7 +180,7 @@ static unsafe class Capture
         p.Append("capture: panic: ");
         if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message)) p.Append(message);
         else p.Append("(no PANIC_MESSAGE)");
-        Log.Emit(ref p);
+        Log.Info(ref p);
         Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong crashtime);
         Log.Info($"capture: crashtime {crashtime}");
 
@@ -197,7 +197,7 @@ static unsafe class Capture
                 l.AppendDecimal(cpu);
                 l.Append(" missing");
             }
-            Log.Emit(ref l);
+            Log.Info(ref l);
         }
         ReportLogTail(info);
     }
@@ -266,7 +266,7 @@ static unsafe class Capture
             LogLine l = default;
             l.Append("capture: log: ");
             l.Append(new ReadOnlySpan<byte>(line, n));
-            Log.Emit(ref l);
+            Log.Info(ref l);
         }
         if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the tail stops there");
     }

@@ -39,7 +39,7 @@ static unsafe class DumpExport
             LogLine l = default;
             l.Append("capture: cannot lay out the vmcore: ");
             error.Describe(ref l);
-            Log.Emit(ref l);
+            Log.Err(ref l);
             return false;
         }
         // The dump includes page 0 (the real-mode IVT): map it, readable, for the copy.

@@ -44,12 +44,12 @@ static unsafe class Kexec
         {
             LogLine e = default;
             r.Describe(ref e, crashkernel);
-            Log.Emit(ref e);
+            Log.Err(ref e);
             return;
         }
         LogLine ok = default;
         r.Describe(ref ok, crashkernel);
-        Log.Emit(ref ok);
+        Log.Info(ref ok);
 
         Multiboot.Module* module = Multiboot.ModuleAt(ref tables, 0);
         var elf = new ReadOnlySpan<byte>((void*)module->Start, (int)(module->End - module->Start));
@@ -58,7 +58,7 @@ static unsafe class Kexec
         {
             LogLine e = default;
             s_image.Error.Describe(ref e);
-            Log.Emit(ref e);
+            Log.Err(ref e);
             return;
         }
         s_image.CopyDigestRanges(DigestRanges);
@@ -87,7 +87,7 @@ static unsafe class Kexec
         armed.Append(", sha256 ");
         AppendDigest(ref armed);
         armed.Append(")");
-        Log.Emit(ref armed);
+        Log.Info(ref armed);
     }
 
     static void AppendDigest(ref LogLine l)
@@ -161,7 +161,7 @@ static unsafe class Kexec
         {
             LogLine l = default;
             KexecImage.DescribeMismatch(ref l, new ReadOnlySpan<byte>(expected, Sha256.DigestSize), new ReadOnlySpan<byte>(actual, Sha256.DigestSize));
-            Log.Emit(ref l);
+            Log.Emerg(ref l);
             return;
         }
         VmcoreinfoNote.SetDigestTime(Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);

@@ -45,10 +45,11 @@ static unsafe class Panic
             PanicSmpSelfStop();
 
         SaveMessage(message.AsSpan());
+        Log.ConsoleVerbose();
         LogLine l = default;
         l.Append("Kernel panic - not syncing: ");
         l.Append(message.AsSpan());
-        Log.Emit(ref l);
+        Log.Emerg(ref l);
 
         TrapFrame own;
         if (regs == null)
@@ -86,7 +87,7 @@ static unsafe class Panic
         end.Append("---[ end Kernel panic - not syncing: ");
         end.Append(message.AsSpan());
         end.Append(" ]---");
-        Log.Emit(ref end);
+        Log.Emerg(ref end);
         Cpu.HaltForever();
     }
 

@@ -46,7 +46,7 @@ static unsafe class Crashtest
                 n.Append("crashtest: ");
                 Params.AppendValue(ref n, BootParam.Crashtest);
                 n.Append(" needs at least two CPUs; nothing done");
-                Log.Emit(ref n);
+                Log.Err(ref n);
                 return;
             }
         }
@@ -71,7 +71,7 @@ static unsafe class Crashtest
         l.Append(" on CPU ");
         l.AppendDecimal(victim);
         if (panicker >= 0) { l.Append(", CPU "); l.AppendDecimal(panicker); l.Append(" panics"); }
-        Log.Emit(ref l);
+        Log.Info(ref l);
 
         // Start the other CPUs' parts first: the boot CPU's own part may never return.
         if (victim != 0) Ipi.SendFixed(victim, Vectors.Crashtest);
@@ -149,7 +149,7 @@ static unsafe class Crashtest
         f.Append("crashtest: ");
         Params.AppendValue(ref f, BootParam.Crashtest);
         f.Append(" did not crash the kernel");
-        Log.Emit(ref f);
+        Log.Err(ref f);
         Power.ExitFailure();
     }
 

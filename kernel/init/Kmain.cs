@@ -88,11 +88,11 @@ static unsafe class Kmain
         l.Append(" (build-id ");
         AppendBuildId(ref l);
         l.Append(") #1 SMP x86_64 C#/NativeAOT");
-        Log.Emit(ref l);
+        Log.Notice(ref l);
         LogLine c = default;
         c.Append("Command line: ");
         c.Append(args);
-        Log.Emit(ref c);
+        Log.Notice(ref c);
     }
 
     /// <summary>The GNU build-id note the linker wrote (--build-id): 4-byte name "GNU\0", then the id.</summary>
@@ -128,7 +128,7 @@ static unsafe class Kmain
             l.Append(" \"");
             l.Append(new ReadOnlySpan<byte>(m->String, m->StringLength));
             l.Append("\"");
-            Log.Emit(ref l);
+            Log.Info(ref l);
         }
         Log.Info($"Memory: {Multiboot.AvailableBytes(ref s_bootInfo, ref s_bootTables) / 1024}K available");
     }

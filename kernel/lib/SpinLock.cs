@@ -19,17 +19,18 @@ public struct SpinLock
 {
     int _owner;     // CPU number + 1 while held, 0 when free (zero-initialised statics start free)
 
-    public LockResult Acquire(int cpu, long maxSpins)
+    /// <summary>Takes the lock, or gives up once the TSC passes <paramref name="deadline"/> (Clock.DeadlineAfterUs).</summary>
+    public LockResult Acquire(int cpu, ulong deadline)
     {
         int me = cpu + 1;
         if (Volatile.Read(ref _owner) == me) return LockResult.Reentered;
-        for (long i = 0; i < maxSpins; i++)
+        while (true)
         {
             if (Volatile.Read(ref _owner) == 0 && Interlocked.CompareExchange(ref _owner, me, 0) == 0)
                 return LockResult.Acquired;
-            SpinPause();
+            if (Clock.Passed(deadline)) return LockResult.TimedOut;
+            Clock.CpuRelax();
         }
-        return LockResult.TimedOut;
     }
 
     public void Release(int cpu)
@@ -41,11 +42,4 @@ public struct SpinLock
     public void Break(int cpu) => Volatile.Write(ref _owner, cpu + 1);
 
     public bool HeldBy(int cpu) => Volatile.Read(ref _owner) == cpu + 1;
-
-    static void SpinPause()
-    {
-#if KERNEL
-        Cpu.Pause();
-#endif
-    }
 }

@@ -1,5 +1,5 @@
 // The kernel's parsed boot parameters, kept for the whole run, and the one-time console report of
-// what was wrong with them (kernel/BootParams.cs holds the table and the parser).
+// what was wrong with them (BootParamTable.cs holds the table, BootParamParser.cs the parser).
 using System;
 
 static class Params
@@ -9,7 +9,11 @@ static class Params
 
     public static ref readonly KernelParams Current => ref s_values;
 
-    public static void Parse(ReadOnlySpan<byte> arguments) => BootParams.Parse(arguments, out s_values, out s_report);
+    public static void Parse(ReadOnlySpan<byte> arguments)
+    {
+        BootParams.Parse(arguments, out s_values, out s_report);
+        Log.SetConsoleLevel(s_values.Loglevel);
+    }
 
     /// <summary>Linux prints these once the console is up: one line for all unknown names, one per bad value.</summary>
     public static void Report()
@@ -17,12 +21,12 @@ static class Params
         for (int i = 0; i < s_report.MalformedLineCount; i++)
         {
             LogLine l = s_report.MalformedLine(i);
-            Log.Emit(ref l);
+            Log.Warn(ref l);
         }
         if (s_report.UnknownCount > 0)
         {
             LogLine l = s_report.UnknownLine();
-            Log.Emit(ref l);
+            Log.Notice(ref l);
         }
     }
 

@@ -9,7 +9,7 @@ using System.Threading;
 //
 //   offset  size  KmsgHeader
 //        0     4  Magic         'KMSG' = 0x47534D4B
-//        4     4  Version       1
+//        4     4  Version       2 (1 had no levels: a 4-byte TextLength)
 //        8     4  DataOffset    where the record area starts, from the header (64)
 //       12     4  Capacity      size of the record area in bytes, a multiple of 8
 //       16     8  Head          logical position of the oldest record
@@ -26,7 +26,9 @@ using System.Threading;
 // A record starts at a multiple of 8 and never wraps around the end of the area:
 //        0     4  Length        whole record with this header and padding, a multiple of 8;
 //                               0 marks a wrap: the rest of the area is unused, go on at offset 0
-//        4     4  TextLength    at most 1024; Length == align8(24 + TextLength)
+//        4     2  TextLength    at most 1024; Length == align8(24 + TextLength)
+//        6     1  Level         Linux's KERN_EMERG (0) .. KERN_DEBUG (7): kept, never printed
+//        7     1  Reserved      0
 //        8     8  Seq           one more than the previous record's
 //       16     8  TimestampNs   nanoseconds since boot
 //       24        text (ASCII, no terminator), zero padding up to Length
@@ -48,17 +50,32 @@ public struct KmsgHeader
     [FieldOffset(56)] public ulong Reserved;
 }
 
+/// <summary>Linux's log levels (include/linux/kern_levels.h): the lower, the more urgent.</summary>
+public enum KernLevel : byte
+{
+    Emerg = 0,
+    Alert = 1,
+    Crit = 2,
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+    Debug = 7,
+}
+
 /// <summary>One record as the reader returns it; Text points into the ring area.</summary>
 public readonly ref struct KmsgRecord
 {
     public readonly ulong Seq;
     public readonly ulong TimestampNs;
+    public readonly KernLevel Level;
     public readonly ReadOnlySpan<byte> Text;
 
-    public KmsgRecord(ulong seq, ulong timestampNs, ReadOnlySpan<byte> text)
+    public KmsgRecord(ulong seq, ulong timestampNs, KernLevel level, ReadOnlySpan<byte> text)
     {
         Seq = seq;
         TimestampNs = timestampNs;
+        Level = level;
         Text = text;
     }
 }
@@ -81,6 +98,7 @@ public ref struct KmsgReader
     private ulong _skip;
     private ulong _seq;
     private ulong _timestampNs;
+    private KernLevel _level;
     private int _textOffset;
     private int _textLength;
 
@@ -97,6 +115,7 @@ public ref struct KmsgReader
         _skip = skip;
         _seq = 0;
         _timestampNs = 0;
+        _level = KernLevel.Info;
         _textOffset = 0;
         _textLength = 0;
     }
@@ -104,7 +123,7 @@ public ref struct KmsgReader
     /// <summary>True if the walk stopped early because the ring was inconsistent (or had no valid header).</summary>
     public readonly bool Corrupt => _corrupt;
 
-    public readonly KmsgRecord Current => new KmsgRecord(_seq, _timestampNs, _data.Slice(_textOffset, _textLength));
+    public readonly KmsgRecord Current => new KmsgRecord(_seq, _timestampNs, _level, _data.Slice(_textOffset, _textLength));
 
     public KmsgReader GetEnumerator() => this;
 
@@ -137,14 +156,16 @@ public ref struct KmsgReader
             }
             if (length < Kmsg.RecordHeaderSize || (length & 7) != 0 || length > room || length > _tail - _pos)
                 return Fail();
-            uint textLength = Kmsg.ReadU32(_data, offset + 4);
-            if (textLength > Kmsg.MaxTextLength || Kmsg.RecordSize((int)textLength) != length)
+            uint textLength = Kmsg.ReadU16(_data, offset + 4);
+            byte level = _data[offset + 6];
+            if (textLength > Kmsg.MaxTextLength || Kmsg.RecordSize((int)textLength) != length || level > (byte)KernLevel.Debug)
                 return Fail();
             ulong seq = Kmsg.ReadU64(_data, offset + 8);
             if (seq >= _nextSeq || (_haveSeq && seq != _expectedSeq))
                 return Fail();
             _seq = seq;
             _timestampNs = Kmsg.ReadU64(_data, offset + 16);
+            _level = (KernLevel)level;
             _textOffset = offset + Kmsg.RecordHeaderSize;
             _textLength = (int)textLength;
             _expectedSeq = seq + 1;
@@ -166,7 +187,7 @@ public ref struct KmsgReader
 public static unsafe class Kmsg
 {
     public const uint Magic = 0x47534D4B;        // "KMSG" in memory order
-    public const uint Version = 1;
+    public const uint Version = 2;
     public const int HeaderSize = 64;
     public const int RecordHeaderSize = 24;
     /// <summary>Longest text a record keeps; longer text is cut (Linux's PRINTKRB_RECORD_MAX is 1024 too).</summary>
@@ -215,7 +236,7 @@ public static unsafe class Kmsg
     /// <see cref="MaxTextLength"/>, or than the ring can hold, is cut. Not reentrant: the caller
     /// serialises writers.
     /// </summary>
-    public static ulong Append(Span<byte> area, ulong timestampNs, ReadOnlySpan<byte> text)
+    public static ulong Append(Span<byte> area, ulong timestampNs, ReadOnlySpan<byte> text, KernLevel level = KernLevel.Info)
     {
         if (area.Length < HeaderSize + MinCapacity) return NoSeq;
         fixed (byte* p = area)
@@ -277,7 +298,9 @@ public static unsafe class Kmsg
             ulong seq = h->NextSeq;
             byte* r = data + offset;
             *(uint*)r = size;
-            *(uint*)(r + 4) = (uint)textLength;
+            *(ushort*)(r + 4) = (ushort)textLength;
+            r[6] = (byte)level <= (byte)KernLevel.Debug ? (byte)level : (byte)KernLevel.Debug;
+            r[7] = 0;
             *(ulong*)(r + 8) = seq;
             *(ulong*)(r + 16) = timestampNs;
             for (int i = 0; i < textLength; i++) r[RecordHeaderSize + i] = text[i];
@@ -430,6 +453,8 @@ public static unsafe class Kmsg
     }
 
     // ---- Little-endian access with bounds checks (a failed check is a kernel bug, not a fault) --
+
+    internal static uint ReadU16(ReadOnlySpan<byte> s, int offset) => (uint)s[offset] | (uint)s[offset + 1] << 8;
 
     internal static uint ReadU32(ReadOnlySpan<byte> s, int offset)
         => (uint)s[offset] | (uint)s[offset + 1] << 8 | (uint)s[offset + 2] << 16 | (uint)s[offset + 3] << 24;

@@ -1,20 +1,32 @@
-// printk: every line goes into the kmsg ring (sequence number, timestamp) and to the console,
-// prefixed Linux-style "[    0.001234] ". One lock covers both so lines never interleave; it is
-// bounded (SpinLock) because a CPU stopped by the crash NMI may hold it forever.
+// printk: every line goes into the kmsg ring (sequence number, timestamp, level) and, when it is
+// more urgent than the console log level (loglevel=, Linux's console_loglevel, default 7), to the
+// console, prefixed Linux-style "[    0.001234] ". The level is kept in the record, never printed.
+// One lock covers both so lines never interleave; it is bounded (SpinLock) because a CPU stopped
+// by the crash NMI may hold it forever.
 using System;
 
 static unsafe class Log
 {
     public const int RingBytes = 256 * 1024;
-    // Spins before the console lock is given up on: about 50 ms of a busy holder under TCG.
-    const long LockSpins = 2_000_000;
+    // How long a CPU waits for the console lock before giving up on it (a busy holder prints a
+    // line in well under a millisecond; one stopped by the crash NMI never lets go).
+    const ulong LockBoundUs = 50_000;
+    /// <summary>Linux's default console_loglevel: everything but KERN_DEBUG.</summary>
+    public const int DefaultConsoleLevel = 7;
+    /// <summary>console_verbose(): every level reaches the console.</summary>
+    const int VerboseConsoleLevel = 15;
 
     // The compiler aligns statics to their field types only: keep 8 spare bytes and align by hand.
     struct RingStorage { public fixed byte Bytes[RingBytes + 8]; }
 
     static SpinLock s_lock;
-    static RingStorage s_ring;   // the kmsg area: its header, then the records (kernel/Kmsg.cs)
+    static RingStorage s_ring;   // the kmsg area: its header, then the records (printk/Kmsg.cs)
     static bool s_ready;
+    // loglevel + 1, 0 until Params sets it: a static with an initialiser would make the compiler
+    // keep every static of this class (the 256 KiB ring too) as initialised data in the image.
+    static int s_consoleLevelPlusOne;
+
+    static int ConsoleLevel => s_consoleLevelPlusOne == 0 ? DefaultConsoleLevel : s_consoleLevelPlusOne - 1;
 
     /// <summary>The log area's address, for VMCOREINFO and the dump readers.</summary>
     public static byte* Area { get { fixed (byte* p = s_ring.Bytes) return (byte*)(((ulong)p + 7) & ~7UL); } }
@@ -29,26 +41,39 @@ static unsafe class Log
         if (!s_ready) Warn("printk: the kmsg ring could not be set up; the console alone keeps the log");
     }
 
-    public static void Info(ref LogLine line) => Emit(ref line);
-    public static void Warn(ref LogLine line) => Emit(ref line);
-    public static void Emerg(ref LogLine line) => Emit(ref line);
+    /// <summary>loglevel=: records with a level below it reach the console.</summary>
+    public static void SetConsoleLevel(int level) => s_consoleLevelPlusOne = level + 1;
 
-    public static void Info(string text) => EmitText(text);
-    public static void Warn(string text) => EmitText(text);
-    public static void Emerg(string text) => EmitText(text);
+    /// <summary>console_verbose(): a panic or an oops shows everything from now on.</summary>
+    public static void ConsoleVerbose() => s_consoleLevelPlusOne = VerboseConsoleLevel + 1;
 
-    static void EmitText(string text)
+    public static void Emerg(ref LogLine line) => Printk(KernLevel.Emerg, ref line);
+    public static void Crit(ref LogLine line) => Printk(KernLevel.Crit, ref line);
+    public static void Err(ref LogLine line) => Printk(KernLevel.Err, ref line);
+    public static void Warn(ref LogLine line) => Printk(KernLevel.Warning, ref line);
+    public static void Notice(ref LogLine line) => Printk(KernLevel.Notice, ref line);
+    public static void Info(ref LogLine line) => Printk(KernLevel.Info, ref line);
+    public static void Debug(ref LogLine line) => Printk(KernLevel.Debug, ref line);
+
+    public static void Emerg(string text) => PrintkText(KernLevel.Emerg, text);
+    public static void Err(string text) => PrintkText(KernLevel.Err, text);
+    public static void Warn(string text) => PrintkText(KernLevel.Warning, text);
+    public static void Notice(string text) => PrintkText(KernLevel.Notice, text);
+    public static void Info(string text) => PrintkText(KernLevel.Info, text);
+    public static void Debug(string text) => PrintkText(KernLevel.Debug, text);
+
+    static void PrintkText(KernLevel level, string text)
     {
         LogLine l = default;
         l.Append(text);
-        Emit(ref l);
+        Printk(level, ref l);
     }
 
-    public static void Emit(ref LogLine line)
+    public static void Printk(KernLevel level, ref LogLine line)
     {
         ulong ts = Clock.NowNs;
         int cpu = PerCpuArea.ThisCpu;
-        LockResult result = s_lock.Acquire(cpu, LockSpins);
+        LockResult result = s_lock.Acquire(cpu, Clock.DeadlineAfterUs(LockBoundUs));
         if (result == LockResult.TimedOut && Panic.PanicCpu == cpu)
         {
             // The holder was stopped by the shootdown (or hangs): it will never release the lock.
@@ -57,15 +82,18 @@ static unsafe class Log
             result = LockResult.Acquired;
         }
         bool locked = result == LockResult.Acquired;
-        // A CPU that re-entered (an NMI inside Emit) must not append over the record its own
+        // A CPU that re-entered (an NMI inside Printk) must not append over the record its own
         // interrupted call was writing: that line goes to the console only.
-        if (s_ready && result != LockResult.Reentered) Kmsg.Append(AreaSpan, ts, line.AsSpan());
-        LogLine prefix = default;
-        Kmsg.AppendPrefix(ref prefix, ts);
-        Serial.Write(prefix.AsSpan());
-        Serial.Write(line.AsSpan());
-        Serial.Write((byte)'\r');
-        Serial.Write((byte)'\n');
+        if (s_ready && result != LockResult.Reentered) Kmsg.Append(AreaSpan, ts, line.AsSpan(), level);
+        if ((int)level < ConsoleLevel)
+        {
+            LogLine prefix = default;
+            Kmsg.AppendPrefix(ref prefix, ts);
+            Serial.Write(prefix.AsSpan());
+            Serial.Write(line.AsSpan());
+            Serial.Write((byte)'\r');
+            Serial.Write((byte)'\n');
+        }
         if (locked) s_lock.Release(cpu);
     }
 }

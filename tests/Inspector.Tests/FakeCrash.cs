@@ -51,6 +51,7 @@ sealed unsafe class FakeCrash
     public Span<byte> At(ulong pa, int length) => _memory.AsSpan((int)pa, length);
 
     public static string LogText(int i) => $"log line {i}: cpu {i % 4} says [{i}]";
+    public static KernLevel LogLevel(int i) => (KernLevel)(i % 8);
     public static ulong LogTime(int i) => 1_000_000_000UL + (ulong)i * 1_234_567;
     public static ulong NoteAddress(int cpu) => NotesBase + (ulong)cpu * 0x200;
 
@@ -97,7 +98,7 @@ sealed unsafe class FakeCrash
         Span<byte> area = At(LogAddress, LogSize);
         Assert.True(Kmsg.Init(area));
         for (int i = 0; i < LogLines; i++)
-            Assert.NotEqual(Kmsg.NoSeq, Kmsg.Append(area, LogTime(i), Encoding.ASCII.GetBytes(LogText(i))));
+            Assert.NotEqual(Kmsg.NoSeq, Kmsg.Append(area, LogTime(i), Encoding.ASCII.GetBytes(LogText(i)), LogLevel(i)));
     }
 
     public string VmcoreinfoText()

@@ -133,10 +133,10 @@ public class InspectOutputTests : IDisposable
         string[] lines = Lines(run.Out).Split('\n');
         Assert.Contains("  last 50 of 80 records", lines);
         // [    1.037037] log line 30: ...: seconds in 5 columns, microseconds in 6 digits.
-        Assert.Contains("[    1.037037] " + FakeCrash.LogText(30), lines);
-        Assert.Equal("[    1.097530] " + FakeCrash.LogText(79), lines.Last(l => l.Length > 0));
+        Assert.Contains("<6>[    1.037037] " + FakeCrash.LogText(30), lines);          // the record's level, as vmcore-dmesg shows it
+        Assert.Equal("<7>[    1.097530] " + FakeCrash.LogText(79), lines.Last(l => l.Length > 0));
         Assert.DoesNotContain(lines, l => l.Contains(FakeCrash.LogText(29)));
-        Assert.Equal(50, lines.Count(l => l.StartsWith("[    1.")));
+        Assert.Equal(50, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^<[0-7]>\[    1\.")));
     }
 
     [Theory]
@@ -148,7 +148,7 @@ public class InspectOutputTests : IDisposable
         var run = CliRun.Of(_vmcore, "--log-lines", asked.ToString());
         Assert.Equal(0, run.Exit);
         string[] lines = Lines(run.Out).Split('\n');
-        Assert.Equal(printed, lines.Count(l => l.StartsWith("[    1.")));
+        Assert.Equal(printed, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^<[0-7]>\[    1\.")));
         if (printed > 0) Assert.Contains(FakeCrash.LogText(79), run.Out);
         if (printed < 80) Assert.DoesNotContain(FakeCrash.LogText(79 - printed) + "\n", Lines(run.Out));
     }

@@ -26,9 +26,9 @@ public class ClockTests
     public void SpinLock_SameCpuReentering_DoesNotWaitForItself()
     {
         var l = new SpinLock();
-        Assert.Equal(LockResult.Acquired, l.Acquire(3, 10));
+        Assert.Equal(LockResult.Acquired, l.Acquire(3, Clock.DeadlineAfterUs(10)));
         Assert.True(l.HeldBy(3));
-        Assert.Equal(LockResult.Reentered, l.Acquire(3, 1_000_000_000));   // at once: an NMI on the holder must not deadlock
+        Assert.Equal(LockResult.Reentered, l.Acquire(3, Clock.DeadlineAfterUs(1_000_000_000)));   // at once: an NMI on the holder must not deadlock
         l.Release(3);
         Assert.False(l.HeldBy(3));
     }
@@ -37,13 +37,15 @@ public class ClockTests
     public void SpinLock_HeldByAStoppedCpu_IsGivenUpOnAfterTheBound()
     {
         var l = new SpinLock();
-        Assert.Equal(LockResult.Acquired, l.Acquire(1, 10));
-        Assert.Equal(LockResult.TimedOut, l.Acquire(2, 1000));   // bounded: proceeds without the lock
+        Assert.Equal(LockResult.Acquired, l.Acquire(1, Clock.DeadlineAfterUs(10)));
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(LockResult.TimedOut, l.Acquire(2, Clock.DeadlineAfterUs(20_000)));   // bounded: proceeds without the lock
+        Assert.True(waited.ElapsedMilliseconds >= 19, $"gave up after {waited.ElapsedMilliseconds} ms");   // the bound is a time, not a number of spins
         l.Release(2);                                // releasing someone else's lock does nothing
         Assert.True(l.HeldBy(1));
         l.Break(2);                                  // a panic takes it from the stopped holder
         Assert.True(l.HeldBy(2));
-        Assert.Equal(LockResult.Reentered, l.Acquire(2, 10));
+        Assert.Equal(LockResult.Reentered, l.Acquire(2, Clock.DeadlineAfterUs(10)));
     }
 
     [Fact]
@@ -55,7 +57,7 @@ public class ClockTests
         {
             for (int i = 0; i < 2000; i++)
             {
-                while (l.Acquire(cpu, 1_000_000) != LockResult.Acquired) { }
+                while (l.Acquire(cpu, Clock.DeadlineAfterUs(1_000)) != LockResult.Acquired) { }
                 int now = Interlocked.Increment(ref inside);
                 if (now > Volatile.Read(ref maxInside)) Volatile.Write(ref maxInside, now);
                 Interlocked.Decrement(ref inside);

@@ -37,6 +37,25 @@ public class KmsgTests
     }
 
     [Fact]
+    public void EveryRecordKeepsItsLevel_AndAnImpossibleLevelIsDamage()
+    {
+        var area = NewRing(4096);
+        for (int i = 0; i < 8; i++) Kmsg.Append(area, (ulong)i, Encoding.ASCII.GetBytes($"level {i}"), (KernLevel)i);
+        Kmsg.Append(area, 9, "plain"u8);
+        var levels = new List<KernLevel>();
+        var reader = Kmsg.Read(area);
+        while (reader.MoveNext()) levels.Add(reader.Current.Level);
+        Assert.False(reader.Corrupt);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => (KernLevel)i).Append(KernLevel.Info), levels);
+
+        // The level byte of the first record (record header offset 6) set to 8: not a level Linux has.
+        area[Kmsg.HeaderSize + 6] = 8;
+        reader = Kmsg.Read(area);
+        Assert.False(reader.MoveNext());
+        Assert.True(reader.Corrupt);
+    }
+
+    [Fact]
     public void HeaderLayout_IsTheDocumented64Bytes()
     {
         Assert.Equal(64, Marshal.SizeOf<KmsgHeader>());
@@ -50,7 +69,7 @@ public class KmsgTests
         var area = NewRing(1000);
         Assert.Equal("KMSG", Encoding.ASCII.GetString(area, 0, 4));
         var h = Header(area);
-        Assert.Equal(1u, h.Version);
+        Assert.Equal(2u, h.Version);
         Assert.Equal(64u, h.DataOffset);
         Assert.Equal(1000u, h.Capacity);
         Assert.Equal(1024u, h.MaxText);
@@ -261,7 +280,7 @@ public class KmsgTests
         }
 
         Expect(a => a[0] ^= 1);                                  // magic
-        Expect(a => a[4] = 2);                                   // version
+        Expect(a => a[4] = 1);                                   // version 1 (no levels): not this layout
         Expect(a => BitConverter.TryWriteBytes(a.AsSpan(8), 60u));   // data offset below the header
         Expect(a => BitConverter.TryWriteBytes(a.AsSpan(12), 4096u)); // capacity past the area
         Expect(a => BitConverter.TryWriteBytes(a.AsSpan(12), 100u));  // capacity not a multiple of 8

@@ -268,7 +268,8 @@ public static class DumpInspector
         {
             KmsgRecord rec = reader.Current;
             int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, line);
-            r.Log.Add(Encoding.ASCII.GetString(line, 0, n));
+            // vmcore-dmesg's raw form: the record's level in angle brackets, then the console line.
+            r.Log.Add($"<{(int)rec.Level}>" + Encoding.ASCII.GetString(line, 0, n));
         }
         // ReadLast walks the ring from its oldest record, so damage anywhere before the end shows here.
         if (reader.Corrupt)
