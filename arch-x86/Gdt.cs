@@ -1,18 +1,11 @@
 // Segment descriptors and the 64-bit TSS, one set per CPU (the TSS descriptor's busy bit is per
-// CPU). The selectors match Linux's (kernel CS 0x10, DS 0x18) so register dumps read the same.
+// CPU). The selectors (BootDefs.cs) match Linux's (kernel CS 0x10, DS 0x18) so register dumps read the same.
 // The TSS carries the IST stacks: NMI, #DF and #MC each run on their own known-good stack
 // (SDM Vol. 3A 7.7 "Task Management in 64-bit Mode", 6.14.5 "Interrupt Stack Table").
 using System.Runtime.InteropServices;
 
 static unsafe class Gdt
 {
-    public const ushort KernelCode32 = 0x08, KernelCode = 0x10, KernelData = 0x18, TssSelector = 0x20;
-    public const int IstNmi = 1, IstDoubleFault = 2, IstMachineCheck = 3;
-
-    const ulong Code64 = 0x00AF9A000000FFFF;   // present, DPL 0, code, readable, L=1
-    const ulong Code32 = 0x00CF9A000000FFFF;
-    const ulong Data = 0x00CF92000000FFFF;     // present, DPL 0, data, writable
-
     [StructLayout(LayoutKind.Sequential)]
     public struct Table { public fixed ulong Entries[8]; }
 
@@ -38,12 +31,12 @@ static unsafe class Gdt
 
         ulong* e = cpu->Gdt.Entries;
         e[0] = 0;
-        e[1] = Code32;
-        e[2] = Code64;
-        e[3] = Data;
+        e[Segments.KernelCode32 / 8] = Segments.Code32Descriptor;
+        e[Segments.KernelCode / 8] = Segments.Code64Descriptor;
+        e[Segments.KernelData / 8] = Segments.DataDescriptor;
         ulong baseAddr = (ulong)tss, limit = (ulong)sizeof(Tss64) - 1;
-        e[4] = (limit & 0xFFFF) | ((baseAddr & 0xFFFFFF) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xF) << 48) | (((baseAddr >> 24) & 0xFF) << 56);
-        e[5] = baseAddr >> 32;
+        e[Segments.TssSelector / 8] = (limit & 0xFFFF) | ((baseAddr & 0xFFFFFF) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xF) << 48) | (((baseAddr >> 24) & 0xFF) << 56);
+        e[Segments.TssSelector / 8 + 1] = baseAddr >> 32;
         e[6] = 0;
         e[7] = 0;
 
@@ -51,7 +44,7 @@ static unsafe class Gdt
         *(ushort*)gdtr = 8 * 8 - 1;
         *(ulong*)(gdtr + 2) = (ulong)e;
         global::Cpu.Lgdt(gdtr);
-        global::Cpu.ReloadSegments(KernelCode, KernelData);
-        global::Cpu.Ltr(TssSelector);
+        global::Cpu.ReloadSegments(Segments.KernelCode, Segments.KernelData);
+        global::Cpu.Ltr(Segments.TssSelector);
     }
 }

@@ -5,9 +5,6 @@ using System.Runtime.InteropServices;
 
 static unsafe class Idt
 {
-    public const int Nmi = 2, DoubleFault = 8, GeneralProtection = 13, PageFault = 14, MachineCheck = 18;
-    public const int SpuriousVector = 0xFF;
-
     [StructLayout(LayoutKind.Sequential)]
     struct Table { public fixed ulong Words[512]; }
 
@@ -17,7 +14,7 @@ static unsafe class Idt
     {
         for (int v = 0; v < 256; v++)
         {
-            int ist = v == Nmi ? Gdt.IstNmi : v == DoubleFault ? Gdt.IstDoubleFault : v == MachineCheck ? Gdt.IstMachineCheck : 0;
+            int ist = v == Vectors.Nmi ? Segments.IstNmi : v == Vectors.DoubleFault ? Segments.IstDoubleFault : v == Vectors.MachineCheck ? Segments.IstMachineCheck : 0;
             SetGate(v, stubTable[v], ist, present: true);
         }
     }
@@ -27,12 +24,12 @@ static unsafe class Idt
         fixed (ulong* w = s_table.Words)
         {
             ulong type = 0x0E | (present ? 0x80UL : 0);   // 64-bit interrupt gate, DPL 0
-            w[vector * 2] = (handler & 0xFFFF) | ((ulong)Gdt.KernelCode << 16) | ((ulong)ist << 32) | (type << 40) | (((handler >> 16) & 0xFFFF) << 48);
+            w[vector * 2] = (handler & 0xFFFF) | ((ulong)Segments.KernelCode << 16) | ((ulong)ist << 32) | (type << 40) | (((handler >> 16) & 0xFFFF) << 48);
             w[vector * 2 + 1] = handler >> 32;
         }
     }
 
-    /// <summary>Marks one gate not-present (crashtest DOUBLE_FAULT: a #GP then becomes #NP then #DF).</summary>
+    /// <summary>Marks one gate not-present (a test trigger: a #GP then becomes #NP, then #DF).</summary>
     public static void SetPresent(int vector, bool present)
     {
         fixed (ulong* w = s_table.Words)

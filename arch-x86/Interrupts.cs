@@ -1,37 +1,45 @@
 // Hardware interrupt vectors (0x20 and up). There is no periodic tick and the PICs are masked:
-// the interrupts are the APIC's own (one-shot timer, error) and IPIs. Each fixed-vector interrupt
-// is acknowledged with an EOI; a spurious one must not be (SDM Vol. 3A 11.9).
+// the interrupts are the APIC's own (one-shot timer, error) and IPIs. An IPI's owner registers its
+// handler for a vector (as Linux's sysvec handlers are declared by their owners); the APIC gets its
+// EOI before the handler runs, as Linux's sysvec entries do, so a handler that never returns (a CPU
+// told to stop) leaves nothing in service. A spurious interrupt gets no EOI (SDM Vol. 3A 11.9).
+using System.Threading;
+
 static unsafe class Interrupts
 {
-    static int s_selftestIpis;
+    struct Table { public fixed ulong Handlers[256]; }
+    static Table s_handlers;
 
-    public static int SelftestIpisReceived => System.Threading.Volatile.Read(ref s_selftestIpis);
+    /// <summary>Sets the handler of a fixed vector (boot time, before the first IPI for it is sent).</summary>
+    public static void Register(int vector, delegate*<TrapFrame*, void> handler)
+    {
+        Bug.On(vector < Vectors.FirstInterrupt || vector > 0xFF, "Interrupts.Register: interrupt vectors are 0x20..0xff");
+        Bug.On(vector == Vectors.Spurious || vector == Vectors.ApicTimer || vector == Vectors.ApicError || vector == Vectors.Reboot,
+            "Interrupts.Register: the APIC's own vectors and the reboot vector are not for registration");
+        Volatile.Write(ref s_handlers.Handlers[vector], (ulong)handler);
+    }
 
     public static void Handle(TrapFrame* frame, int vector)
     {
         switch (vector)
         {
             case Vectors.ApicTimer:
-                break;
-            case Vectors.Selftest:
-                Log.Info($"IPI received on CPU {PerCpuArea.ThisCpu}");
-                System.Threading.Interlocked.Increment(ref s_selftestIpis);
-                break;
-            case Vectors.Crashtest:
+                // Only ends a bounded halt (Idle.HaltBriefly): nothing to do.
                 LocalApic.EndOfInterrupt();
-                Crashtest.RunOnThisCpu();
                 return;
             case Vectors.Reboot:
+                LocalApic.EndOfInterrupt();
                 SmpStop.StopThisCpu();
                 return;
             case Vectors.ApicError:
                 LocalApic.Write(ApicRegisters.ErrorStatus, 0);
                 Log.Warn($"APIC error on CPU{PerCpuArea.ThisCpu}: ESR 0x{LocalApic.Read(ApicRegisters.ErrorStatus):x2}");
-                break;
-            default:
-                Log.Warn($"unexpected interrupt vector 0x{vector:x2} on CPU {PerCpuArea.ThisCpu}");
-                break;
+                LocalApic.EndOfInterrupt();
+                return;
         }
         LocalApic.EndOfInterrupt();
+        ulong handler = Volatile.Read(ref s_handlers.Handlers[vector]);
+        if (handler != 0) ((delegate*<TrapFrame*, void>)(void*)handler)(frame);
+        else Log.Warn($"unexpected interrupt vector 0x{vector:x2} on CPU {PerCpuArea.ThisCpu}");
     }
 }

@@ -18,7 +18,7 @@ struct KernelLayout
     public ulong BootPml4;
     public ulong PageTablePool, PageTablePoolEnd;
     public ulong BootMagic, BootInfo, BootEbdaSegment;
-    public ulong RtBug, CpuIdle;
+    public ulong RtBug, KernelBug, CpuIdle;
     public ulong TrampolineStart, TrampolineEnd;
     public ulong TrGdtrBase, TrFar32, TrFar64, TrCr3, TrEntry, TrGdt, TrPm32, TrLm64;
     public ulong ApEntry64, SmpApApicIds, SmpApStackTops, SmpApPerCpu;

@@ -9,7 +9,8 @@ static unsafe class LocalApic
     static bool s_x2apic;
     static ulong s_mmio;
     static ulong s_timerTicksPerMs;
-    const int IcrSpinBound = 1_000_000;
+    /// <summary>How long an IPI may stay pending before it counts as not delivered (Linux: 1000 x 100 us).</summary>
+    const ulong IcrIdleBoundUs = 100_000;
 
     public static bool X2Apic => s_x2apic;
 
@@ -78,8 +79,6 @@ static unsafe class LocalApic
         Write(SpuriousVector, Read(SpuriousVector) & ~SpuriousEnable);
     }
 
-    public static void MaskLint1() => Write(LvtLint1, LvtMasked | DeliveryNmi);
-
     /// <summary>Sends one IPI and waits (bounded) until the APIC has accepted it. False when it never did.</summary>
     public static bool SendIpi(uint destinationApicId, uint icrLow)
     {
@@ -97,12 +96,13 @@ static unsafe class LocalApic
 
     static bool WaitIcrIdle()
     {
-        for (int i = 0; i < IcrSpinBound; i++)
+        ulong deadline = Clock.DeadlineAfterUs(IcrIdleBoundUs);
+        while ((Read(IcrLow) & DeliveryStatusPending) != 0)
         {
-            if ((Read(IcrLow) & DeliveryStatusPending) == 0) return true;
+            if (Clock.Passed(deadline)) return false;
             Cpu.Pause();
         }
-        return false;
+        return true;
     }
 
     /// <summary>Measures the APIC timer against the TSC (divide by 16), for one-shot wake-ups.</summary>

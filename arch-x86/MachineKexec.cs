@@ -5,12 +5,12 @@
 // jumps to the capture entry. The tail is outside the digest: it is written after loading.
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using static PageTableBits;
 
 static unsafe class MachineKexec
 {
     /// <summary>Bytes at the end of the region kept for the hand-over: page tables, control page, core header.</summary>
     public const ulong TailSize = 64 * 1024;
-    const ulong PageSize = 4096;
     // Offsets inside the tail.
     const ulong TablesOffset = 0;                  // PML4, PDPT, 4 page directories: 6 pages
     const ulong ControlPageOffset = 6 * PageSize;  // hand-over code, then its stack
@@ -22,18 +22,19 @@ static unsafe class MachineKexec
 
     public static ulong TailBase(ulong regionBase, ulong regionSize) => regionBase + regionSize - TailSize;
 
-    /// <summary>Builds the identity map the hand-over switches to (2 MiB pages, 4 GiB, APIC pages uncached).</summary>
+    /// <summary>Builds the identity map the hand-over switches to (2 MiB pages up to IdentityMapEnd, APIC pages uncached).</summary>
     public static ulong BuildIdentityMap(ulong tail)
     {
+        const int directories = (int)(IdentityMapEnd >> 30);
         ulong* pml4 = (ulong*)(tail + TablesOffset);
         ulong* pdpt = pml4 + 512;
         ulong* pd = pdpt + 512;
-        for (int i = 0; i < 6 * 512; i++) pml4[i] = 0;
-        pml4[0] = (ulong)pdpt | 3;
-        for (int i = 0; i < 4; i++) pdpt[i] = (ulong)(pd + i * 512) | 3;
-        for (ulong i = 0; i < 2048; i++) pd[i] = (i << 21) | 0x83;                  // present, writable, 2 MiB
-        pd[0x7F6] |= 0x18;                                                         // IOAPIC, local APIC: PCD | PWT
-        pd[0x7F7] |= 0x18;
+        for (int i = 0; i < (2 + directories) * 512; i++) pml4[i] = 0;
+        pml4[0] = (ulong)pdpt | Present | Writable;
+        for (int i = 0; i < directories; i++) pdpt[i] = (ulong)(pd + i * 512) | Present | Writable;
+        for (ulong i = 0; i < directories * 512; i++) pd[i] = (i * LargePageSize) | Present | Writable | Large;
+        pd[IoApicLargePage] |= CacheDisable | WriteThrough;
+        pd[LocalApicLargePage] |= CacheDisable | WriteThrough;
         return (ulong)pml4;
     }
 

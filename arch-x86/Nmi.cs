@@ -9,24 +9,21 @@ using System.Threading;
 /// <summary>Linux's NMI handler types.</summary>
 enum NmiType { Local, Unknown, Serr, IoCheck }
 
-/// <summary>Every NMI handler there is: registration is static (no allocation on the NMI path).</summary>
-enum NmiHandlerId { None, CrashCallback, StopCallback, CrashtestHang, CrashtestNested }
-
 static unsafe class Nmi
 {
     const int MaxPerType = 4;
 
-    struct Chains
+    /// <summary>One type's handlers, registered by their owners (register_nmi_handler); nothing is allocated.</summary>
+    struct Chain
     {
-        public fixed int Local[MaxPerType];
-        public fixed int Unknown[MaxPerType];
-        public fixed int Serr[MaxPerType];
-        public fixed int IoCheck[MaxPerType];
-        public int LocalCount, UnknownCount, SerrCount, IoCheckCount;
+        public fixed ulong Handlers[MaxPerType];   // delegate*<TrapFrame*, bool>: true when the NMI was this handler's
+        public int Count;
     }
 
+    struct Chains { public Chain Local, Unknown, Serr, IoCheck; }
+
     static Chains s_chains;
-    static int s_emergency;         // NmiHandlerId of the emergency handler, None when unset
+    static ulong s_emergency;       // delegate*<TrapFrame*, bool>, 0 when unset
     static int s_reasonLock;
     static int s_forcedReason;      // nmi_reason= test override: consumed by the first reader under the lock
     static int s_received;
@@ -43,20 +40,32 @@ static unsafe class Nmi
         };
     }
 
-    /// <summary>register_nmi_handler, static: adds a handler to a type's chain (boot time only).</summary>
-    public static void Register(NmiType type, NmiHandlerId id)
+    static ref Chain ChainOf(NmiType type)
     {
         switch (type)
         {
-            case NmiType.Local: if (s_chains.LocalCount < MaxPerType) s_chains.Local[s_chains.LocalCount++] = (int)id; break;
-            case NmiType.Unknown: if (s_chains.UnknownCount < MaxPerType) s_chains.Unknown[s_chains.UnknownCount++] = (int)id; break;
-            case NmiType.Serr: if (s_chains.SerrCount < MaxPerType) s_chains.Serr[s_chains.SerrCount++] = (int)id; break;
-            case NmiType.IoCheck: if (s_chains.IoCheckCount < MaxPerType) s_chains.IoCheck[s_chains.IoCheckCount++] = (int)id; break;
+            case NmiType.Local: return ref s_chains.Local;
+            case NmiType.Unknown: return ref s_chains.Unknown;
+            case NmiType.Serr: return ref s_chains.Serr;
+            default: return ref s_chains.IoCheck;
         }
     }
 
+    /// <summary>
+    /// register_nmi_handler(): adds a handler to a type's chain. The slot is written before the
+    /// count that publishes it, so an NMI walking the chain meanwhile sees the old chain or the new.
+    /// </summary>
+    public static void Register(NmiType type, delegate*<TrapFrame*, bool> handler)
+    {
+        ref Chain chain = ref ChainOf(type);
+        int n = Volatile.Read(ref chain.Count);
+        Bug.On(n >= MaxPerType, "Nmi.Register: each NMI type holds at most 4 handlers");
+        Volatile.Write(ref chain.Handlers[n], (ulong)handler);
+        Volatile.Write(ref chain.Count, n + 1);
+    }
+
     /// <summary>Linux's emergency NMI handler: once set, it alone handles NMI_LOCAL.</summary>
-    public static void SetEmergencyHandler(NmiHandlerId id) => Volatile.Write(ref s_emergency, (int)id);
+    public static void SetEmergencyHandler(delegate*<TrapFrame*, bool> handler) => Volatile.Write(ref s_emergency, (ulong)handler);
 
     public static void Handle(TrapFrame* frame)
     {
@@ -137,7 +146,7 @@ static unsafe class Nmi
     {
         if (HandleChain(NmiType.IoCheck, regs) > 0) return;
         Log.Emerg($"NMI: IOCK error (debug interrupt?) for reason {reason:x2} on CPU {PerCpuArea.ThisCpu}.");
-        Traps.ShowRegs(regs);
+        Oops.ShowRegs(regs);
         if (Params.Current.PanicOnIoNmi)
         {
             Panic.NmiPanic(regs, "NMI IOCK error: Not continuing");
@@ -164,29 +173,14 @@ static unsafe class Nmi
     {
         if (type == NmiType.Local)
         {
-            int emergency = Volatile.Read(ref s_emergency);
-            if (emergency != (int)NmiHandlerId.None)
-                return Call((NmiHandlerId)emergency, type, regs) ? 1 : 0;
+            ulong emergency = Volatile.Read(ref s_emergency);
+            if (emergency != 0)
+                return ((delegate*<TrapFrame*, bool>)(void*)emergency)(regs) ? 1 : 0;
         }
-        int handled = 0;
-        int count = type switch { NmiType.Local => s_chains.LocalCount, NmiType.Unknown => s_chains.UnknownCount, NmiType.Serr => s_chains.SerrCount, _ => s_chains.IoCheckCount };
+        ref Chain chain = ref ChainOf(type);
+        int handled = 0, count = Volatile.Read(ref chain.Count);
         for (int i = 0; i < count; i++)
-        {
-            int id = type switch { NmiType.Local => s_chains.Local[i], NmiType.Unknown => s_chains.Unknown[i], NmiType.Serr => s_chains.Serr[i], _ => s_chains.IoCheck[i] };
-            if (Call((NmiHandlerId)id, type, regs)) handled++;
-        }
+            if (((delegate*<TrapFrame*, bool>)(void*)Volatile.Read(ref chain.Handlers[i]))(regs)) handled++;
         return handled;
-    }
-
-    static bool Call(NmiHandlerId id, NmiType type, TrapFrame* regs)
-    {
-        switch (id)
-        {
-            case NmiHandlerId.CrashCallback: return CrashShutdown.CrashNmiCallback(regs);
-            case NmiHandlerId.StopCallback: return SmpStop.StopNmiCallback();
-            case NmiHandlerId.CrashtestHang: return Crashtest.NmiHangHandler(regs);
-            case NmiHandlerId.CrashtestNested: return Crashtest.NestedNmiHandler(regs);
-            default: return false;
-        }
     }
 }

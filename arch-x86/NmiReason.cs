@@ -8,16 +8,6 @@ static class NmiReason
     public const byte Serr = 0x80, Iochk = 0x40, Mask = Serr | Iochk;
     public const byte ClearMask = 0x0F, ClearSerr = 0x04, ClearIochk = 0x08;
 
-    public enum Kind { Unknown, Serr, Iochk, Both }
-
-    public static Kind Decode(byte reason)
-    {
-        bool serr = (reason & Serr) != 0, iochk = (reason & Iochk) != 0;
-        if (serr && iochk) return Kind.Both;
-        if (serr) return Kind.Serr;
-        return iochk ? Kind.Iochk : Kind.Unknown;
-    }
-
     /// <summary>The value to write to the port to clear (and disable) a source.</summary>
     public static byte ClearSerrValue(byte reason) => (byte)((reason & ClearMask) | ClearSerr);
     public static byte ClearIochkValue(byte reason) => (byte)((reason & ClearMask) | ClearIochk);

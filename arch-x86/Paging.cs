@@ -1,13 +1,13 @@
-// The kernel's identity map. boot/multiboot.asm maps the low 4 GiB (2 MiB pages, 4 KiB pages for
+// The kernel's identity map. boot/multiboot.asm maps the low IdentityMapEnd (2 MiB pages, 4 KiB pages for
 // the first 2 MiB with page 0 absent). This file edits that map: it splits a 2 MiB page into 4 KiB
 // pages when one page must change (guard pages), maps more physical space (MMIO above 4 GiB) and
 // marks device memory uncached. Page-table pages come from a static pool. SDM Vol. 3A 4.5.
+using static PageTableBits;
+
 static unsafe class Paging
 {
-    public const ulong PageSize = 4096, LargePageSize = 2 * 1024 * 1024;
-    const ulong Present = 1, Writable = 2, WriteThrough = 1 << 3, CacheDisable = 1 << 4, Large = 1 << 7;
-    const ulong NoExecute = 1UL << 63;
-    const ulong AddressMask = 0x000F_FFFF_FFFF_F000;
+    /// <summary>The identity-mapped physical memory, page 0 excluded (it stays unmapped: a null dereference faults).</summary>
+    public static PhysicalWindow IdentityWindow => PhysicalWindow.Identity(PageSize, IdentityMapEnd);
 
     static ulong s_poolNext;
 

@@ -35,7 +35,7 @@ static unsafe class PerCpuArea
 
     public static PerCpu* Get(int cpu)
     {
-        if (sizeof(PerCpu) > 512) Internal.Runtime.CompilerHelpers.ThrowHelpers.ThrowIndexOutOfRangeException();
+        Bug.On(sizeof(PerCpu) > 512, "PerCpuArea: a PerCpu fits its 512-byte slot");
         if ((uint)cpu >= MaxCpus) return null;
         fixed (byte* p = s_storage.Bytes) return (PerCpu*)(p + cpu * 512);
     }

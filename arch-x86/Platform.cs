@@ -11,9 +11,6 @@ static unsafe class Platform
     public static ref readonly AcpiInfo Acpi => ref s_acpi;
     public static bool AcpiUsed => s_acpiUsed;
 
-    /// <summary>Identity-mapped physical memory below 4 GiB, page 0 excluded.</summary>
-    public static PhysicalWindow LowMemory => PhysicalWindow.Identity(0x1000, 0x1_0000_0000);
-
     public static void Init()
     {
         if ((AcpiMode)Params.Current.Choice(BootParam.Acpi) == AcpiMode.Off)
@@ -22,11 +19,11 @@ static unsafe class Platform
         }
         else
         {
-            global::Acpi.Parse(LowMemory, (uint)KernelLayout.Get.BootEbdaSegment, ref s_acpi, ref s_report);
+            global::Acpi.Parse(Paging.IdentityWindow, (uint)KernelLayout.Get.BootEbdaSegment, ref s_acpi, ref s_report);
             for (int i = 0; i < s_report.Count && i < AcpiReport.MaxLines; i++)
             {
                 LogLine l = s_report.Line(i);
-                Log.Info(ref l);
+                Log.Printk(s_report.Level(i) == AcpiLevel.Warning ? KernLevel.Warning : KernLevel.Info, ref l);
             }
             if (s_report.Dropped > 0) Log.Warn($"ACPI: {s_report.Dropped} more messages dropped");
             s_acpiUsed = true;
@@ -66,10 +63,11 @@ static unsafe class Platform
             IoApic.MaskAll(s_acpi.IoApic(i).Address);
     }
 
-    public static void BringUpCpus()
+    /// <summary>SMP bring-up with what the loader told us (the memory map picks the trampoline page).</summary>
+    public static void BringUpCpus(ref Multiboot.Info info, ref Multiboot.Tables tables)
     {
         ulong ebda = KernelLayout.Get.BootEbdaSegment << 4;
-        SmpBoot.BringUpSecondaries(ref Kmain.BootInfo, ref Kmain.BootTables, ebda, Params.Current.CpuInitUdelay);
+        SmpBoot.BringUpSecondaries(ref info, ref tables, ebda, Params.Current.CpuInitUdelay);
     }
 
     /// <summary>The capture kernel powers off with the first kernel's ACPI values (VMCOREINFO ACPI_PM1A_CNT, ACPI_SLP_TYPA).</summary>
@@ -99,7 +97,7 @@ static unsafe class Platform
     {
         if (!s_acpiUsed || !s_acpi.ResetValid) return;
         if (s_acpi.ResetSpace == global::Acpi.GasSystemIo) Cpu.Outb((ushort)s_acpi.ResetAddress, s_acpi.ResetValue);
-        else if (s_acpi.ResetSpace == global::Acpi.GasSystemMemory && s_acpi.ResetAddress < 0x1_0000_0000)
+        else if (s_acpi.ResetSpace == global::Acpi.GasSystemMemory && s_acpi.ResetAddress < PageTableBits.IdentityMapEnd)
             *(byte*)s_acpi.ResetAddress = s_acpi.ResetValue;
         Clock.Mdelay(50);
     }

@@ -8,7 +8,8 @@ static class Serial
     const byte LineStatusTransmitterEmpty = 1 << 5;
     const byte LineControlDlab = 0x80;
     const byte Line8N1 = 0x03;
-    const int TransmitSpinBound = 100_000;
+    /// <summary>Longest wait for the transmitter per byte: ten byte times at 9600 baud; QEMU is ready at once.</summary>
+    const ulong TransmitBoundUs = 10_000;
 
     static bool s_present;
 
@@ -28,10 +29,11 @@ static class Serial
     public static void Write(byte b)
     {
         if (!s_present) return;
-        for (int i = 0; i < TransmitSpinBound; i++)
+        if ((Cpu.Inb(Com1 + LineStatus) & LineStatusTransmitterEmpty) == 0)
         {
-            if ((Cpu.Inb(Com1 + LineStatus) & LineStatusTransmitterEmpty) != 0) break;
-            Cpu.Pause();
+            ulong deadline = Clock.DeadlineAfterUs(TransmitBoundUs);
+            while ((Cpu.Inb(Com1 + LineStatus) & LineStatusTransmitterEmpty) == 0 && !Clock.Passed(deadline))
+                Cpu.Pause();
         }
         Cpu.Outb(Com1 + Data, b);
     }

@@ -19,7 +19,7 @@ static unsafe class SmpStop
         while (Volatile.Read(ref s_stopped) < others && !Clock.Passed(deadline)) Cpu.Pause();
         if (Volatile.Read(ref s_stopped) < others)
         {
-            Nmi.SetEmergencyHandler(NmiHandlerId.StopCallback);
+            Nmi.SetEmergencyHandler(&StopNmiCallback);
             Ipi.SendNmiAllButSelf();
             deadline = Clock.DeadlineAfterUs(10_000);
             while (Volatile.Read(ref s_stopped) < others && !Clock.Passed(deadline)) Cpu.Pause();
@@ -36,7 +36,7 @@ static unsafe class SmpStop
         Cpu.HaltForever();
     }
 
-    public static bool StopNmiCallback()
+    static bool StopNmiCallback(TrapFrame* regs)
     {
         StopThisCpu();
         return true;

@@ -1,12 +1,22 @@
-// Interrupt vectors the kernel uses above the exceptions. The APIC's own vectors sit at the top,
-// as in Linux (LOCAL_TIMER_VECTOR 0xec, REBOOT_VECTOR 0xf8, ERROR_APIC_VECTOR 0xfe, SPURIOUS 0xff).
+// Every interrupt vector the kernel knows, in one place. 0-31 are the CPU's exceptions (SDM Vol. 3A
+// 6.3.1, table 6-1); above them the IPIs and the APIC's own vectors, which sit at the top as in
+// Linux (LOCAL_TIMER_VECTOR 0xec, REBOOT_VECTOR 0xf8, ERROR_APIC_VECTOR 0xfe, SPURIOUS 0xff).
 static class Vectors
 {
+    // ---- Exceptions (table 6-1) ----
+    public const int DivideError = 0, Debug = 1, Nmi = 2, Breakpoint = 3, Overflow = 4, BoundRange = 5,
+        InvalidOpcode = 6, DeviceNotAvailable = 7, DoubleFault = 8, InvalidTss = 10, SegmentNotPresent = 11,
+        StackSegment = 12, GeneralProtection = 13, PageFault = 14, X87 = 16, AlignmentCheck = 17,
+        MachineCheck = 18, Simd = 19;
+    /// <summary>Vectors below this are exceptions; the rest are interrupts.</summary>
+    public const int FirstInterrupt = 32;
+
+    // ---- Interrupts ----
     public const int ApicTimer = 0xEC;
-    /// <summary>selftest=ipi's fixed-vector IPI.</summary>
-    public const int Selftest = 0xF1;
-    /// <summary>crashtest=: start this CPU's part of the scenario.</summary>
-    public const int Crashtest = 0xF2;
+    /// <summary>An IPI that starts a test's work on a CPU (registered by its owner, kernel/debug).</summary>
+    public const int TestIpi = 0xF1;
+    /// <summary>A second test IPI, so two tests' handlers never share a vector.</summary>
+    public const int TestTriggerIpi = 0xF2;
     /// <summary>smp_send_stop's first try: stop with a fixed vector (reboot and power-off only).</summary>
     public const int Reboot = 0xF8;
     public const int ApicError = 0xFE;

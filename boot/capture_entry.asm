@@ -6,11 +6,7 @@
 ; the image runs wherever crashkernel= put it, and it writes nothing outside its own region.
 bits 64
 
-PTE_PRESENT     equ 1 << 0
-PTE_WRITE       equ 1 << 1
-PTE_PWT         equ 1 << 3
-PTE_PCD         equ 1 << 4
-PTE_LARGE       equ 1 << 7
+%include "x86.inc"
 
 extern capture_main, enable_sse
 extern __bss_start, __bss_end
@@ -39,7 +35,7 @@ capture_entry:
     lea rax, [rel capture_gdt]
     mov [rel capture_gdt_ptr + 2], rax
     lgdt [rel capture_gdt_ptr]
-    mov ax, 0x18
+    mov ax, SEL_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -47,7 +43,7 @@ capture_entry:
     mov fs, ax
     mov gs, ax
     lea rax, [rel .reloaded]
-    push 0x10
+    push SEL_CODE64
     push rax
     retfq
 .reloaded:
@@ -67,7 +63,7 @@ capture_entry:
     hlt
     jmp .hang
 
-; Identity map of the low 4 GiB in this image's own tables (the same shape as the first kernel's:
+; Identity map of the low IDENTITY_MAP_GIB GiB in this image's own tables (the same shape as the first kernel's:
 ; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached).
 build_identity_map:
     lea rdi, [rel boot_pml4]
@@ -82,7 +78,7 @@ build_identity_map:
     mov [rdi + rcx * 8], rax
     add rax, 4096
     inc ecx
-    cmp ecx, 4
+    cmp ecx, IDENTITY_MAP_GIB
     jb .pdpt
     lea rdi, [rel boot_pd]
     xor ecx, ecx
@@ -92,10 +88,10 @@ build_identity_map:
     or rax, PTE_PRESENT | PTE_WRITE | PTE_LARGE
     mov [rdi + rcx * 8], rax
     inc ecx
-    cmp ecx, 2048
+    cmp ecx, IDENTITY_MAP_GIB * 512
     jb .pd
-    or qword [rdi + 0x7F6 * 8], PTE_PCD | PTE_PWT
-    or qword [rdi + 0x7F7 * 8], PTE_PCD | PTE_PWT
+    or qword [rdi + PD_IOAPIC * 8], PTE_PCD | PTE_PWT
+    or qword [rdi + PD_LOCAL_APIC * 8], PTE_PCD | PTE_PWT
     lea rax, [rel boot_pt0]
     or rax, PTE_PRESENT | PTE_WRITE
     mov [rdi], rax
@@ -117,14 +113,14 @@ global boot_magic, boot_info, boot_ebda_segment
 align 16
 capture_gdt:
     dq 0
-    dq 0x00CF9A000000FFFF           ; 0x08: 32-bit code
-    dq 0x00AF9A000000FFFF           ; 0x10: 64-bit code
-    dq 0x00CF92000000FFFF           ; 0x18: data
+    dq DESC_CODE32                  ; SEL_CODE32 (x86.inc)
+    dq DESC_CODE64                  ; SEL_CODE64
+    dq DESC_DATA                    ; SEL_DATA
 capture_gdt_ptr:
     dw 4 * 8 - 1
     dq 0
 align 8
-; The first kernel's multiboot values: none here (kernel/Capture.cs takes its inputs from rdi/rsi/rdx).
+; The first kernel's multiboot values: none here (kernel/capture/Capture.cs takes its inputs from rdi/rsi/rdx).
 boot_magic:        dq 0
 boot_info:         dq 0
 boot_ebda_segment: dq 0
@@ -135,7 +131,7 @@ global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top
 alignb 4096
 boot_pml4:  resb 4096
 boot_pdpt:  resb 4096
-boot_pd:    resb 4 * 4096
+boot_pd:    resb IDENTITY_MAP_GIB * 4096
 boot_pt0:   resb 4096
 boot_stack_guard:  resb 4096
 boot_stack_bottom: resb 16384

@@ -175,7 +175,12 @@ FUNC rt_bug
     ud2
     jmp rt_bug
 
-; Crash triggers (kernel/Crashtest.cs): they fault on purpose, at a named place.
+; BUG_ON (kernel/lib/Bug.cs): rdi = the invariant's UTF-16 text, rsi = its length in chars.
+FUNC kernel_bug
+    ud2
+    jmp kernel_bug
+
+; Crash triggers (kernel/debug/Crashtest.cs): they fault on purpose, at a named place.
 FUNC crashtest_ud2
     ud2
     ret

@@ -10,7 +10,7 @@ extern __image_start, __image_end, __text_start, __text_end, __kallsyms_start, _
 extern __build_id_note, __build_id_note_end, __bss_start, __bss_end
 extern boot_stack_guard, boot_stack_bottom, boot_stack_top, isr_stub_table, boot_pml4
 extern boot_magic, boot_info, boot_ebda_segment
-extern rt_bug, cpu_idle, __image_link_start, relocate_kernel, relocate_kernel_end
+extern rt_bug, kernel_bug, cpu_idle, __image_link_start, relocate_kernel, relocate_kernel_end
 extern trampoline_start, trampoline_end, tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64
 extern ap_entry64, smp_ap_apic_ids, smp_ap_stack_tops, smp_ap_percpu
 
@@ -29,7 +29,7 @@ kernel_layout:
     dq boot_pml4
     dq page_table_pool, page_table_pool_end
     dq boot_magic, boot_info, boot_ebda_segment
-    dq rt_bug, cpu_idle
+    dq rt_bug, kernel_bug, cpu_idle
     dq trampoline_start, trampoline_end
     dq tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64
     dq ap_entry64, smp_ap_apic_ids, smp_ap_stack_tops, smp_ap_percpu

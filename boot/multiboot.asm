@@ -10,11 +10,7 @@ MB_MEMORY_INFO  equ 1 << 1          ; memory map wanted
 MB_AOUT_KLUDGE  equ 1 << 16         ; load addresses below; QEMU refuses a 64-bit ELF without it
 MB_FLAGS        equ MB_PAGE_ALIGN | MB_MEMORY_INFO | MB_AOUT_KLUDGE
 
-PTE_PRESENT     equ 1 << 0
-PTE_WRITE       equ 1 << 1
-PTE_PWT         equ 1 << 3
-PTE_PCD         equ 1 << 4
-PTE_LARGE       equ 1 << 7
+%include "x86.inc"
 
 extern __image_start, __load_end, __bss_end
 extern kmain, enable_sse
@@ -59,14 +55,14 @@ _start32:
     mov cr0, eax
 
     lgdt [boot_gdt_ptr]
-    jmp 0x08:long_mode_entry
+    jmp SEL_CODE64:long_mode_entry
 
-; Identity map of the low 4 GiB: 2 MiB pages, except the first 2 MiB which use 4 KiB pages so that
+; Identity map of the low IDENTITY_MAP_GIB GiB: 2 MiB pages, except the first 2 MiB which use 4 KiB pages so that
 ; page 0 can stay unmapped (a null dereference faults) and guard pages can be cut out later. The
 ; local APIC and IOAPIC pages (0xFEC00000, 0xFEE00000) are uncached (SDM Vol. 3A 11.4.1).
 build_identity_map:
     mov dword [boot_pml4], boot_pdpt + PTE_PRESENT + PTE_WRITE
-    ; PDPT entries 0..3 -> boot_pd + n*4096
+    ; PDPT entries 0..IDENTITY_MAP_GIB-1 -> boot_pd + n*4096
     xor ecx, ecx
 .pdpt:
     mov eax, ecx
@@ -74,9 +70,9 @@ build_identity_map:
     add eax, boot_pd + PTE_PRESENT + PTE_WRITE
     mov [boot_pdpt + ecx * 8], eax
     inc ecx
-    cmp ecx, 4
+    cmp ecx, IDENTITY_MAP_GIB
     jb .pdpt
-    ; 2048 PD entries, 2 MiB each
+    ; IDENTITY_MAP_GIB * 512 PD entries, 2 MiB each
     xor ecx, ecx
 .pd:
     mov eax, ecx
@@ -85,10 +81,10 @@ build_identity_map:
     mov [boot_pd + ecx * 8], eax
     mov dword [boot_pd + ecx * 8 + 4], 0
     inc ecx
-    cmp ecx, 2048
+    cmp ecx, IDENTITY_MAP_GIB * 512
     jb .pd
-    or dword [boot_pd + 0x7F6 * 8], PTE_PCD + PTE_PWT
-    or dword [boot_pd + 0x7F7 * 8], PTE_PCD + PTE_PWT
+    or dword [boot_pd + PD_IOAPIC * 8], PTE_PCD + PTE_PWT
+    or dword [boot_pd + PD_LOCAL_APIC * 8], PTE_PCD + PTE_PWT
     ; first 2 MiB through a page table; entry 0 stays not-present
     mov dword [boot_pd], boot_pt0 + PTE_PRESENT + PTE_WRITE
     mov ecx, 1
@@ -104,7 +100,7 @@ build_identity_map:
 
 bits 64
 long_mode_entry:
-    mov ax, 0x10
+    mov ax, SEL_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -128,10 +124,11 @@ long_mode_entry:
 
 section .rodata
 align 16
-boot_gdt:
+boot_gdt:                           ; the layout of every GDT the kernel loads (x86.inc)
     dq 0
-    dq 0x00AF9A000000FFFF           ; 0x08: 64-bit code, ring 0
-    dq 0x00CF92000000FFFF           ; 0x10: data, ring 0
+    dq DESC_CODE32                  ; SEL_CODE32
+    dq DESC_CODE64                  ; SEL_CODE64
+    dq DESC_DATA                    ; SEL_DATA
 boot_gdt_end:
 boot_gdt_ptr:
     dw boot_gdt_end - boot_gdt - 1
@@ -150,7 +147,7 @@ global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top
 alignb 4096
 boot_pml4:  resb 4096
 boot_pdpt:  resb 4096
-boot_pd:    resb 4 * 4096
+boot_pd:    resb IDENTITY_MAP_GIB * 4096
 boot_pt0:   resb 4096
 ; The boot CPU's stack, with a page below it that the kernel unmaps as a guard.
 boot_stack_guard:  resb 4096

@@ -5,6 +5,7 @@
 ; It writes nothing: SmpBoot.cs patches the GDT base, the far pointers, CR3 and the entry point
 ; into the copy before any AP starts, so many APs can run it at once (parallel bring-up).
 %include "layout.inc"
+%include "x86.inc"
 
 extern ap_main, enable_sse
 
@@ -33,7 +34,7 @@ trampoline_start:
 
 bits 32
 tr_pm32:
-    mov ax, 0x18
+    mov ax, SEL_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -53,7 +54,7 @@ tr_pm32:
 
 bits 64
 tr_lm64:
-    mov ax, 0x18
+    mov ax, SEL_DATA
     mov ds, ax
     mov es, ax
     mov ss, ax
@@ -64,9 +65,9 @@ tr_lm64:
 align 8
 tr_gdt:
     dq 0
-    dq 0x00CF9A000000FFFF               ; 0x08: 32-bit code
-    dq 0x00AF9A000000FFFF               ; 0x10: 64-bit code (the kernel's selector too)
-    dq 0x00CF92000000FFFF               ; 0x18: data
+    dq DESC_CODE32                      ; SEL_CODE32 (x86.inc: every GDT the kernel loads)
+    dq DESC_CODE64                      ; SEL_CODE64
+    dq DESC_DATA                        ; SEL_DATA
 tr_gdtr:
     dw 4 * 8 - 1
 tr_gdtr_base:
@@ -74,11 +75,11 @@ tr_gdtr_base:
 align 4
 tr_far32:
     dd 0                                ; patched: page + OFF(tr_pm32)
-    dw 0x08
+    dw SEL_CODE32
 align 4
 tr_far64:
     dd 0                                ; patched: page + OFF(tr_lm64)
-    dw 0x10
+    dw SEL_CODE64
 align 8
 tr_cr3:
     dq 0                                ; patched: the kernel's PML4

@@ -1,4 +1,4 @@
-// Reads a vmcore with the kernel's own reader (kernel/Vmcore.cs, compiled into these tests):
+// Reads a vmcore with the kernel's own reader (kernel/dump/Vmcore.cs, compiled into these tests):
 // the registers of each CPU note by pid, and VMCOREINFO as a dictionary.
 using System.Text;
 using Xunit;

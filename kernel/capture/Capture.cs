@@ -32,7 +32,7 @@ static unsafe class Capture
     public static ref CoreHeaderInfo Info => ref s_info;
 
     /// <summary>The first kernel's memory, as the identity map shows it (page 0 excluded).</summary>
-    static PhysicalWindow FirstKernelMemory => PhysicalWindow.Identity(0x1000, 0x1_0000_0000);
+    static PhysicalWindow FirstKernelMemory => Paging.IdentityWindow;
 
     [UnmanagedCallersOnly(EntryPoint = "capture_main")]
     static void Main(ulong coreHeader, ulong regionBase, ulong regionSize)
@@ -48,7 +48,7 @@ static unsafe class Capture
         first.Append("capture: ");
         first.Append(Version.Name);
         first.Append(" capture kernel (build-id ");
-        Kmain.AppendBuildId(ref first);
+        BuildId.Append(ref first);
         first.Append(") at 0x");
         first.AppendHex(regionBase, 0);
         first.Append(", elfcorehdr 0x");
@@ -190,13 +190,9 @@ static unsafe class Capture
         {
             LogLine l = default;
             if (FindCpuNote(cpu, out PrStatusRegs regs))
-                CrashShutdown.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
+                CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
             else
-            {
-                l.Append("capture: CPU ");
-                l.AppendDecimal(cpu);
-                l.Append(" missing");
-            }
+                CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
             Log.Info(ref l);
         }
         ReportLogTail(info);

@@ -34,7 +34,7 @@ static unsafe class DumpExport
         ReadOnlySpan<LoadSegment> loads = Capture.Loads.Slice(0, info.Loads);
         if (!Vmcore.ComputeLayout(info.NotesSize, loads, out s_layout, out ElfCoreError error)
             || !Vmcore.WritePrefix(new Span<byte>(Prefix, PrefixCapacity), in s_layout, Capture.Notes.Slice(0, info.NoteBuffers), loads,
-                PhysicalWindow.Identity(0x1000, 0x1_0000_0000), out error))
+                Paging.IdentityWindow, out error))
         {
             LogLine l = default;
             l.Append("capture: cannot lay out the vmcore: ");

@@ -1,7 +1,8 @@
 // Per-CPU crash notes: one buffer per CPU holding an ELF NT_PRSTATUS note (name "CORE") with the
 // registers the CPU was stopped with, followed by a zero terminator note, as Linux's crash_notes
 // (kernel/crash_core.c crash_save_cpu). A CPU that never answered keeps a buffer that holds only
-// the terminator: readers drop it, and gdb never sees a thread at RIP 0.
+// the terminator: readers drop it, and gdb never sees a thread at RIP 0. The one-line-per-CPU form
+// the first kernel's log and the capture report both print lives here too.
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
@@ -35,7 +36,7 @@ static unsafe class CrashNotes
     /// <summary>crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its note.</summary>
     public static void Save(int cpu, TrapFrame* f)
     {
-        if ((uint)cpu >= PerCpuArea.MaxCpus) return;
+        Bug.On((uint)cpu >= PerCpuArea.MaxCpus, "CrashNotes.Save: every CPU number has a note buffer");
         PrStatusRegs r = default;
         r[UserReg.R15] = f->R15; r[UserReg.R14] = f->R14; r[UserReg.R13] = f->R13; r[UserReg.R12] = f->R12;
         r[UserReg.Rbp] = f->Rbp; r[UserReg.Rbx] = f->Rbx; r[UserReg.R11] = f->R11; r[UserReg.R10] = f->R10;
@@ -45,7 +46,7 @@ static unsafe class CrashNotes
         r[UserReg.Rip] = f->Rip; r[UserReg.Cs] = f->Cs; r[UserReg.Eflags] = f->Rflags;
         r[UserReg.Rsp] = f->Rsp; r[UserReg.Ss] = f->Ss;
         r[UserReg.GsBase] = (ulong)PerCpuArea.Get(cpu);
-        r[UserReg.Ds] = Gdt.KernelData; r[UserReg.Es] = Gdt.KernelData;
+        r[UserReg.Ds] = Segments.KernelData; r[UserReg.Es] = Segments.KernelData;
         // pr_pid = CPU + 1: gdb makes one thread per note only when each pid is distinct and non-zero.
         CrashNote.Write(BufferSpan(cpu), cpu + 1, in r);
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = Cpu.Rdtsc();
@@ -57,5 +58,61 @@ static unsafe class CrashNotes
         regs = default;
         if ((uint)cpu >= PerCpuArea.MaxCpus) return false;
         return CrashNote.Read(BufferSpan(cpu), out int pid, out regs) && pid == cpu + 1;
+    }
+
+    /// <summary>
+    /// After the shootdown: the CPUs that never answered by name, how long the answers took, and
+    /// one line per CPU from its note (the summary that stays in the log for the capture report).
+    /// </summary>
+    public static void ReportShootdown(int me, in ShootdownResult r)
+    {
+        ulong last = 0;
+        for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
+        {
+            if (cpu == me || !SmpBoot.IsOnline(cpu)) continue;
+            ulong at = SavedAt(cpu);
+            if (at == 0) Log.Emerg($"crash: CPU {cpu} did not respond to the shootdown NMI; its registers are missing");
+            else if (at > last) last = at;
+        }
+        if (r.Others > 0 && last != 0)
+        {
+            ulong us = Clock.TicksToNs(last - r.IpiTsc, Clock.TscKhz) / 1000;
+            Log.Emerg($"crash: shootdown of {r.Others} CPUs took {us} us ({r.Answered} answered)");
+        }
+        for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
+        {
+            if (!SmpBoot.IsOnline(cpu)) continue;
+            LogLine l = default;
+            if (Read(cpu, out PrStatusRegs regs)) FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs, default);
+            else FormatMissingLine(ref l, "crash: ", cpu);
+            Log.Emerg(ref l);
+        }
+    }
+
+    /// <summary>"CPU %d apic %d rip %s+0x%x/0x%x rsp %016lx r12 %016lx", shared with the capture report.</summary>
+    public static void FormatCpuLine(ref LogLine l, string prefix, int cpu, uint apicId, in PrStatusRegs regs, ReadOnlySpan<byte> symbols)
+    {
+        l.Append(prefix);
+        l.Append("CPU ");
+        l.AppendDecimal(cpu);
+        l.Append(" apic ");
+        l.AppendDecimal(apicId);
+        l.Append(" rip ");
+        // The capture kernel names the first kernel's RIPs with the first kernel's table.
+        if (symbols.IsEmpty) Symbols.Append(ref l, regs[UserReg.Rip]);
+        else Symbols.AppendFrom(symbols, regs[UserReg.Rip], ref l, regs[UserReg.Rip]);
+        l.Append(" rsp ");
+        l.AppendHex(regs[UserReg.Rsp], 16);
+        l.Append(" r12 ");
+        l.AppendHex(regs[UserReg.R12], 16);
+    }
+
+    /// <summary>"CPU %d missing": a CPU with no register note.</summary>
+    public static void FormatMissingLine(ref LogLine l, string prefix, int cpu)
+    {
+        l.Append(prefix);
+        l.Append("CPU ");
+        l.AppendDecimal(cpu);
+        l.Append(" missing");
     }
 }

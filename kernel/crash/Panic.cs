@@ -60,17 +60,17 @@ static unsafe class Panic
 
         bool postNotifiers = Params.Current.CrashKexecPostNotifiers;
         if (!postNotifiers)
-            Kexec.CrashKexecLocked(regs);      // returns only without a capture image (or when the kexec lock is busy)
+            Kexec.CrashKexecTrylock(regs);      // returns only without a capture image (or when the kexec lock is busy)
 
         // Unlike Linux without kdump, every panic stops the others the kdump way, so their
         // registers are saved and summarised whether or not a capture image is armed.
-        CrashShutdown.CrashSmpSendStop(regs);
+        CrashSmpSendStop(regs);
 
         PanicNotifiers.Call(Message);
         KmsgDump.Dump(KmsgDumpReason.Panic);
 
         if (postNotifiers)
-            Kexec.CrashKexecLocked(regs);
+            Kexec.CrashKexecTrylock(regs);
 
         int timeout = Params.Current.Panic;
         if (timeout > 0)
@@ -113,6 +113,20 @@ static unsafe class Panic
         }
     }
 
+    /// <summary>
+    /// crash_smp_send_stop(): reached from panic() and from machine_crash_shutdown(), runs once.
+    /// Stops the others the kdump way (each saves its own note), then saves this CPU's note last,
+    /// with the registers the panic or fault was entered with, and reports who answered.
+    /// </summary>
+    public static void CrashSmpSendStop(TrapFrame* regs)
+    {
+        if (!s_state.FirstToStopOtherCpus()) return;
+        int me = PerCpuArea.ThisCpu;
+        ShootdownResult r = CrashShutdown.NmiShootdownCpus(&CrashNotes.Save);
+        CrashNotes.Save(me, regs);
+        CrashNotes.ReportShootdown(me, in r);
+    }
+
     /// <summary>A CPU that lost the panic race outside NMI context: interrupts off, halted for good.</summary>
     static void PanicSmpSelfStop()
     {
@@ -122,6 +136,9 @@ static unsafe class Panic
     /// <summary>Loops (NMIs blocked) until the crash callback can run; it saves the registers and never returns.</summary>
     static void NmiPanicSelfStop(TrapFrame* regs)
     {
+        // Unbounded by design, as Linux's: this CPU lost the panic, so it must never run on, and
+        // the shootdown NMI cannot reach it (NMIs are blocked here). Polling crash_ipi_issued is how
+        // it still saves its registers once the panicking CPU sends the shootdown.
         while (true)
         {
             CrashShutdown.RunCrashIpiCallback(regs);

@@ -1,7 +1,7 @@
-// The decisions of panic(), nmi_panic(), crash_kexec() and the NMI shootdown, as one set of atomics
-// with no hardware in it, so host tests can race real threads through them. Linux keeps the same
-// state in panic_cpu (kernel/panic.c), kexec_lock (kernel/kexec_core.c), cpus_stopped
-// (crash_smp_send_stop) and crash_ipi_issued (arch/x86/kernel/reboot.c).
+// The decisions of panic(), nmi_panic() and crash_kexec(), as one set of atomics with no hardware in
+// it, so host tests can race real threads through them. Linux keeps the same state in panic_cpu
+// (kernel/panic.c), kexec_lock (kernel/kexec_core.c) and cpus_stopped (crash_smp_send_stop). The
+// shootdown's own state (crash_ipi_issued) is the arch's: arch-x86/ShootdownState.cs.
 using System.Threading;
 
 /// <summary>What a CPU that tried to claim the panic CPU must do next.</summary>
@@ -22,8 +22,6 @@ public struct PanicState
     int _panicCpu;          // the CPU that panics, PanicCpuInvalid until one claims it (stored +1 so zeroed memory means invalid)
     int _kexecLock;         // 1 while a CPU is inside __crash_kexec
     int _cpusStopped;       // crash_smp_send_stop ran (it must run once)
-    int _crashIpiIssued;    // the shootdown NMI went out; CPUs looping in NMI context may now save their registers
-    int _shootdownClaimed;  // one CPU sends the shootdown
 
     public readonly int PanicCpu => Volatile.Read(in _panicCpu) - 1;
 
@@ -50,11 +48,4 @@ public struct PanicState
 
     /// <summary>crash_smp_send_stop(): true for the first caller only; panic and machine_crash_shutdown both reach it.</summary>
     public bool FirstToStopOtherCpus() => Interlocked.Exchange(ref _cpusStopped, 1) == 0;
-
-    /// <summary>nmi_shootdown_cpus(): only one shootdown may ever be sent.</summary>
-    public bool ClaimShootdown() => Interlocked.Exchange(ref _shootdownClaimed, 1) == 0;
-
-    /// <summary>Set only after the NMI IPI went out: before that, a CPU that saved its registers would not be counted.</summary>
-    public void MarkCrashIpiIssued() => Volatile.Write(ref _crashIpiIssued, 1);
-    public readonly bool CrashIpiIssued => Volatile.Read(in _crashIpiIssued) != 0;
 }

@@ -23,7 +23,7 @@ static unsafe class VmcoreinfoNote
         var b = new VmcoreinfoBuilder(Text, 0);
         b.AddText("OSRELEASE", Version.Release);
         LogLine id = default;
-        Kmain.AppendBuildId(ref id);
+        BuildId.Append(ref id);
         b.AddText("BUILD-ID", id.AsSpan());
         b.AddUnsigned("PAGESIZE", 4096);
         b.AddSymbol("log_buf", (ulong)Log.Area);

@@ -62,8 +62,14 @@ static unsafe class Crashtest
         s_panicker = panicker;
         s_victimStartTsc = Clock.DeadlineAfterUs(RaceLeadUs);
         s_panickerTsc = CrashtestScenario.Simultaneous(test) ? s_victimStartTsc : s_victimStartTsc + (Clock.DeadlineAfterUs(PanickerLagUs) - Cpu.Rdtsc());
-        if (test == CrashTestType.NmiHang) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestHang);
-        if (test == CrashTestType.NestedNmiPanic) Nmi.Register(NmiType.Local, NmiHandlerId.CrashtestNested);
+        // Each scenario hooks what it needs before any CPU starts its part.
+        Interrupts.Register(Vectors.TestTriggerIpi, &StartIpi);
+        if (test == CrashTestType.NmiHang) Nmi.Register(NmiType.Local, &NmiHangHandler);
+        if (test == CrashTestType.NestedNmiPanic)
+        {
+            Nmi.Register(NmiType.Local, &NestedNmiHandler);
+            CrashPoints.Register(CrashPoint.CrashKexec, &InsideCrashKexec);
+        }
 
         LogLine l = default;
         l.Append("crashtest: performing ");
@@ -74,13 +80,16 @@ static unsafe class Crashtest
         Log.Info(ref l);
 
         // Start the other CPUs' parts first: the boot CPU's own part may never return.
-        if (victim != 0) Ipi.SendFixed(victim, Vectors.Crashtest);
-        if (panicker > 0) Ipi.SendFixed(panicker, Vectors.Crashtest);
+        if (victim != 0) Ipi.SendFixed(victim, Vectors.TestTriggerIpi);
+        if (panicker > 0) Ipi.SendFixed(panicker, Vectors.TestTriggerIpi);
         if (victim == 0 || panicker == 0) RunOnThisCpu();
     }
 
-    /// <summary>The crashtest IPI (and the boot CPU directly): play this CPU's part.</summary>
-    public static void RunOnThisCpu()
+    /// <summary>The trigger IPI: play this CPU's part (it may never return; the IPI is already acknowledged).</summary>
+    static void StartIpi(TrapFrame* regs) => RunOnThisCpu();
+
+    /// <summary>The boot CPU directly, the others through the trigger IPI: play this CPU's part.</summary>
+    static void RunOnThisCpu()
     {
         int me = PerCpuArea.ThisCpu;
         if (me == s_panicker) PanickerPart();
@@ -121,7 +130,7 @@ static unsafe class Crashtest
             case CrashTestType.DoubleFault:
                 // With the #GP gate absent, the #GP raises #NP while it is delivered: a contributory
                 // fault during a contributory fault is a double fault (SDM Vol. 3A table 6-5).
-                Idt.SetPresent(Idt.GeneralProtection, false);
+                Idt.SetPresent(Vectors.GeneralProtection, false);
                 GeneralProtection();
                 break;
             case CrashTestType.StackOverflow:
@@ -180,15 +189,15 @@ static unsafe class Crashtest
     }
 
     /// <summary>NMI_HANG: the victim's NMI never returns and ignores the crash callback.</summary>
-    public static bool NmiHangHandler(TrapFrame* regs)
+    static bool NmiHangHandler(TrapFrame* regs)
     {
         if (s_test != CrashTestType.NmiHang || PerCpuArea.ThisCpu != s_victim) return false;
         Log.Emerg($"crashtest: CPU {s_victim} stuck in its NMI handler");
         while (true) Cpu.Pause();
     }
 
-    /// <summary>__crash_kexec's hook: NESTED_NMI_PANIC sends the panicking CPU an NMI right here.</summary>
-    public static void InsideCrashKexec()
+    /// <summary>The crash_kexec crash point: NESTED_NMI_PANIC sends the panicking CPU an NMI right here.</summary>
+    static void InsideCrashKexec()
     {
         if (s_test != CrashTestType.NestedNmiPanic || PerCpuArea.ThisCpu != s_victim) return;
         if (Interlocked.Exchange(ref s_nestedArmed, 1) != 0) return;
@@ -200,7 +209,7 @@ static unsafe class Crashtest
             : "crashtest: the nested NMI never arrived");
     }
 
-    public static bool NestedNmiHandler(TrapFrame* regs)
+    static bool NestedNmiHandler(TrapFrame* regs)
     {
         if (Volatile.Read(ref s_nestedArmed) == 0 || PerCpuArea.ThisCpu != s_victim) return false;
         Log.Emerg($"crashtest: NMI inside crash_kexec on CPU {s_victim}; calling nmi_panic");

@@ -8,11 +8,6 @@ static unsafe class Kmain
 {
     static Multiboot.Info s_bootInfo;
     static Multiboot.Tables s_bootTables;
-    static bool s_bootComplete;
-
-    public static ref Multiboot.Info BootInfo => ref s_bootInfo;
-    public static ref Multiboot.Tables BootTables => ref s_bootTables;
-    public static bool BootComplete => s_bootComplete;
 
     [UnmanagedCallersOnly(EntryPoint = "kmain")]
     static void Main(uint magic, uint infoAddress)
@@ -20,7 +15,7 @@ static unsafe class Kmain
         Clock.MarkBoot(Cpu.Rdtsc());
         // The loader's block sits in low RAM the map calls free; copy it before anything else.
         bool parsed = magic == Multiboot.BootloaderMagic
-            && Multiboot.Parse(PhysicalWindow.Identity(0x1000, 0x1_0000_0000), infoAddress, ref s_bootInfo, ref s_bootTables);
+            && Multiboot.Parse(Paging.IdentityWindow, infoAddress, ref s_bootInfo, ref s_bootTables);
         ReadOnlySpan<byte> args = parsed ? Multiboot.KernelArguments(CommandLineSpan) : default;
         // The floor for benchmarks: QEMU's own start-up and exit, with no kernel work in between.
         if (HasWord(args, "poweroff_at_entry"))
@@ -39,10 +34,9 @@ static unsafe class Kmain
         ShowMemoryMap();
         Nmi.Init();
         Platform.Init();
-        Platform.BringUpCpus();
+        Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
-        s_bootComplete = true;
         Selftest.RunIfRequested();
         Crashtest.RunIfRequested();
         PowerOffIfRequested();
@@ -86,25 +80,13 @@ static unsafe class Kmain
         l.Append(" version ");
         l.Append(Version.Release);
         l.Append(" (build-id ");
-        AppendBuildId(ref l);
+        BuildId.Append(ref l);
         l.Append(") #1 SMP x86_64 C#/NativeAOT");
         Log.Notice(ref l);
         LogLine c = default;
         c.Append("Command line: ");
         c.Append(args);
         Log.Notice(ref c);
-    }
-
-    /// <summary>The GNU build-id note the linker wrote (--build-id): 4-byte name "GNU\0", then the id.</summary>
-    public static void AppendBuildId(ref LogLine l)
-    {
-        ref KernelLayout k = ref KernelLayout.Get;
-        byte* note = (byte*)k.BuildIdNote;
-        if (k.BuildIdNoteEnd - k.BuildIdNote < 16) { l.Append("none"); return; }
-        uint namesz = *(uint*)note, descsz = *(uint*)(note + 4);
-        byte* desc = note + 12 + ((namesz + 3) & ~3u);
-        if ((ulong)(desc + descsz) > k.BuildIdNoteEnd) { l.Append("none"); return; }
-        for (uint i = 0; i < descsz; i++) l.AppendHex(desc[i], 2);
     }
 
     static void ShowMemoryMap()

@@ -1,5 +1,5 @@
 // BootParams: the parameter table, value parsing and the exact console messages
-// (kernel/BootParams.cs). Good, boundary and garbage values; the unknown-parameter line; quotes
+// (kernel/params/BootParamTable.cs). Good, boundary and garbage values; the unknown-parameter line; quotes
 // and "--"; the listing the README and `./build.sh params` print.
 using System.Runtime.CompilerServices;
 

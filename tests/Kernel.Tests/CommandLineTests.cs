@@ -1,4 +1,4 @@
-// CommandLine: Linux's next_arg()/parse_args() splitting (kernel/CommandLine.cs): quoting, "--",
+// CommandLine: Linux's next_arg()/parse_args() splitting (kernel/params/CommandLine.cs): quoting, "--",
 // whitespace, NUL, and the odd corners Linux has, which the kernel must reproduce.
 namespace Kernel.Tests;
 

@@ -1,4 +1,4 @@
-// The ELF core header (kernel/ElfCoreHeader.cs): written as kexec-tools lays out elfcorehdr, read
+// The ELF core header (kernel/dump/ElfCoreHeader.cs): written as kexec-tools lays out elfcorehdr, read
 // back through a fake physical memory with guard pages, and refused, with a one-line reason, for
 // every way fs/proc/vmcore.c (and our RAM and crash-kernel checks) can find it wrong.
 using System.Buffers.Binary;

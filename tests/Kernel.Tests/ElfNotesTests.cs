@@ -1,4 +1,4 @@
-// ELF notes and the x86-64 NT_PRSTATUS (kernel/ElfNotes.cs): the prstatus is checked byte for byte
+// ELF notes and the x86-64 NT_PRSTATUS (kernel/dump/ElfNotes.cs): the prstatus is checked byte for byte
 // against the offsets of Linux's struct elf_prstatus, the per-CPU buffer against Linux's 368-byte
 // crash_notes, and the walker is fed truncated, oversized and random buffers.
 using System.Buffers.Binary;

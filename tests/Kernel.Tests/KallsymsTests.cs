@@ -1,5 +1,5 @@
 // Kallsyms: the build's table writer (tools/Build/KallsymsWriter.cs) against the kernel's reader
-// (kernel/Kallsyms.cs): round trips, the edges of every symbol, de-duplication, and malformed tables
+// (kernel/printk/Kallsyms.cs): round trips, the edges of every symbol, de-duplication, and malformed tables
 // that must be refused or at least never make the reader fault.
 namespace Kernel.Tests;
 

@@ -1,4 +1,4 @@
-// Kmsg: the log ring (kernel/Kmsg.cs). The writer is checked against a model of what the ring must
+// Kmsg: the log ring (kernel/printk/Kmsg.cs). The writer is checked against a model of what the ring must
 // hold after many wrap-arounds; the reader is fed corrupt and random areas, as the capture kernel
 // and the host inspector will be, and must neither throw nor run forever.
 using System.Runtime.InteropServices;

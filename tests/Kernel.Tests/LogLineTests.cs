@@ -1,4 +1,4 @@
-// LogLine: the kernel's interpolated-string formatter (kernel/LogLine.cs). These pin down number
+// LogLine: the kernel's interpolated-string formatter (kernel/printk/LogLine.cs). These pin down number
 // formatting at the type limits, padding, hex widths, sanitising and truncation at 256 bytes.
 namespace Kernel.Tests;
 

@@ -40,16 +40,28 @@ public class PanicStateTests
     }
 
     [Fact]
-    public void StopOtherCpusAndShootdown_RunOnce()
+    public void StopOtherCpus_RunsOnce()
     {
         var s = new PanicState();
         Assert.True(s.FirstToStopOtherCpus());
         Assert.False(s.FirstToStopOtherCpus());
-        Assert.True(s.ClaimShootdown());
-        Assert.False(s.ClaimShootdown());
-        Assert.False(s.CrashIpiIssued);
-        s.MarkCrashIpiIssued();
-        Assert.True(s.CrashIpiIssued);
+    }
+
+    [Fact]
+    public void Shootdown_BeginsOnce_AndIsIssuedOnlyWhenMarked()
+    {
+        var s = new ShootdownState();
+        Assert.Equal(-1, s.CrashingCpu);
+        Assert.True(s.Begin(2, 3));
+        Assert.False(s.Begin(1, 3));              // a second shootdown is refused, the first one's state kept
+        Assert.Equal(2, s.CrashingCpu);
+        Assert.Equal(3, s.Waiting);
+        Assert.False(s.IpiIssued);                // set only after the IPI went out
+        s.MarkIpiIssued();
+        Assert.True(s.IpiIssued);
+        s.Answered();
+        s.Answered();
+        Assert.Equal(1, s.Waiting);
     }
 
     /// <summary>

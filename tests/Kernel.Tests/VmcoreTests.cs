@@ -1,4 +1,4 @@
-// The dump file (kernel/Vmcore.cs): the /proc/vmcore merge of a fake crashed machine, read back by
+// The dump file (kernel/dump/Vmcore.cs): the /proc/vmcore merge of a fake crashed machine, read back by
 // our reader, by binutils' readelf and by gdb; and the reader fed truncated, foreign and mutated files.
 using System.Buffers.Binary;
 using System.Diagnostics;

@@ -1,4 +1,4 @@
-// VMCOREINFO (kernel/Vmcoreinfo.cs): the text forms Linux prints, whole-line-or-nothing appends,
+// VMCOREINFO (kernel/dump/Vmcoreinfo.cs): the text forms Linux prints, whole-line-or-nothing appends,
 // crash-time replacement without allocation, the note around the text, and a reader that survives
 // garbage. A model of the text (a list of lines) checks random sequences of operations.
 using System.Buffers.Binary;

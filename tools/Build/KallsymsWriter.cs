@@ -1,5 +1,5 @@
 // KallsymsWriter: builds the kernel's embedded symbol table (the format is documented at the top of
-// kernel/Kallsyms.cs, whose reader the kernel and the tests use). Host-only, the counterpart of
+// kernel/printk/Kallsyms.cs, whose reader the kernel and the tests use). Host-only, the counterpart of
 // Linux's scripts/kallsyms: sorted by address, one symbol per address, names as plain ASCII.
 #nullable enable
 using System;

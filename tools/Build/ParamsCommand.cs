@@ -1,5 +1,5 @@
 // `./build.sh params`: the kernel's boot parameters, printed from the kernel's own table
-// (kernel/BootParams.cs is compiled into this tool), so the listing cannot drift from the kernel.
+// (kernel/params/ is compiled into this tool), so the listing cannot drift from the kernel.
 using System.Text;
 
 namespace Nmidump.Build;

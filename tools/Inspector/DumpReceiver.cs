@@ -1,5 +1,5 @@
 // The host end of the dump transfer: a channel file (the ivshmem window's backing file, or the
-// debugcon log) holds a DumpStream (kernel/DumpStream.cs) from its first byte on; the receiver
+// debugcon log) holds a DumpStream (kernel/dump/DumpStream.cs) from its first byte on; the receiver
 // checks it with the kernel's own decoder and only then writes the vmcore, so a transfer that was
 // cut or damaged is named and never taken for a dump.
 using System.IO.MemoryMappedFiles;

@@ -15,7 +15,7 @@ public sealed class KernelElf
 
     /// <summary>The build id in lowercase hex, as VMCOREINFO's BUILD-ID= spells it; null if the image has none.</summary>
     public string? BuildId { get; }
-    /// <summary>A kallsyms table (kernel/Kallsyms.cs format) of the symbols in executable sections.</summary>
+    /// <summary>A kallsyms table (kernel/printk/Kallsyms.cs format) of the symbols in executable sections.</summary>
     public byte[] Symbols { get; }
     public int SymbolCount { get; }
 

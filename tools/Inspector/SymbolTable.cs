@@ -1,5 +1,5 @@
 // Names for code addresses, in the form Linux's oops uses: function+0xoff/0xsize. The table is the
-// kernel's own kallsyms format (kernel/Kallsyms.cs), taken either from the dump's memory (the first
+// kernel's own kallsyms format (kernel/printk/Kallsyms.cs), taken either from the dump's memory (the first
 // kernel's embedded table, found through VMCOREINFO's SYMBOL(kallsyms)) or built from --kernel's
 // ELF symbols; one lookup serves both.
 using System.Text;

@@ -1,9 +1,10 @@
+// kexec_load for the capture image, at boot (kernel/kexec.c, kexec-tools): reserve crashkernel=,
+// load and relocate the module into the region, take its digest, and prepare what the crash path
+// needs (VMCOREINFO, the ELF core header, the hand-over page tables), so that the crash path
+// itself (CrashKexec.cs) only fills in and jumps.
 using System;
-// crash_kexec() and __crash_kexec() (kernel/kexec_core.c): the jump into the capture image, with
-// Linux's exclusion. crash_kexec claims panic_cpu itself, so an oops on one CPU racing a panic on
-// another yields one dump; __crash_kexec takes the kexec lock by trylock only, so a nested panic
-// inside it cannot loop or wait. Without a capture image armed, both return and the panic goes on.
-static unsafe class Kexec
+
+static unsafe partial class Kexec
 {
     const int MaxRam = 64;
 
@@ -12,17 +13,12 @@ static unsafe class Kexec
     static KexecImage s_image;
     static ulong s_coreHeader, s_cr3;
 
-    struct RangeList { public fixed byte Bytes[KexecImage.MaxSegments * 16]; }
-    static RangeList s_digestRanges;
-
     public static bool ImageArmed => s_imageArmed;
 
-    /// <summary>What the digest covers: each segment's file-backed bytes (KexecImage.CopyDigestRanges).</summary>
-    static Span<PhysRange> DigestRanges { get { fixed (byte* p = s_digestRanges.Bytes) return new Span<PhysRange>(p, KexecImage.MaxSegments); } }
     static Span<byte> Region => new Span<byte>((void*)s_image.Base, (int)s_image.RegionSize);
 
     /// <summary>
-    /// kexec_load at boot: reserve crashkernel=, load the capture module into the region, relocate
+    /// At boot: reserve crashkernel=, load the capture module into the region, relocate
     /// it, take its digest, and prepare what the crash path needs (VMCOREINFO, the ELF core header,
     /// the hand-over page tables), so that the crash path itself only fills in and jumps.
     /// </summary>
@@ -61,7 +57,6 @@ static unsafe class Kexec
             Log.Err(ref e);
             return;
         }
-        s_image.CopyDigestRanges(DigestRanges);
 
         // What the capture kernel will need: VMCOREINFO, the notes, RAM less the region, the header.
         PhysRange* ram = stackalloc PhysRange[MaxRam];
@@ -74,7 +69,9 @@ static unsafe class Kexec
         if (Params.Current.KexecCorruptTest)
         {
             // After the digest, inside the bytes it covers: the crash-time check must catch it.
-            PhysRange first = DigestRanges[0];
+            PhysRange* ranges = stackalloc PhysRange[KexecImage.MaxSegments];
+            s_image.CopyDigestRanges(new Span<PhysRange>(ranges, KexecImage.MaxSegments));
+            PhysRange first = ranges[0];
             ((byte*)first.Start)[first.Size / 2] ^= 0xFF;
             Log.Warn("kexec: kexec_corrupt_test: flipped one byte of the loaded capture image");
         }
@@ -136,56 +133,5 @@ static unsafe class Kexec
         }
         s_coreHeader = at;
         return true;
-    }
-
-    /// <summary>crash_kexec(regs): from die(); proceeds only if this call claims panic_cpu.</summary>
-    public static void CrashKexec(TrapFrame* regs)
-    {
-        int me = PerCpuArea.ThisCpu;
-        if (!Panic.State.ClaimForCrashKexec(me)) return;
-        CrashKexecLocked(regs);
-        // No jump happened: give panic_cpu back, so the panic() that follows can claim it.
-        Panic.State.ReleaseAfterCrashKexec(me);
-    }
-
-    /// <summary>Purgatory's check, then the jump; on a mismatch the panic goes on (panic= decides).</summary>
-    static void MachineKexecChecked()
-    {
-        ulong t0 = Cpu.Rdtsc();
-        byte* expected = stackalloc byte[Sha256.DigestSize];
-        byte* actual = stackalloc byte[Sha256.DigestSize];
-        s_image.CopyDigest(new Span<byte>(expected, Sha256.DigestSize));
-        int segments = s_image.SegmentCount;
-        if (!KexecImage.Digest(Region, s_image.Base, DigestRanges.Slice(0, segments), new Span<byte>(actual, Sha256.DigestSize))
-            || !Sha256.DigestsEqual(new ReadOnlySpan<byte>(expected, Sha256.DigestSize), new ReadOnlySpan<byte>(actual, Sha256.DigestSize)))
-        {
-            LogLine l = default;
-            KexecImage.DescribeMismatch(ref l, new ReadOnlySpan<byte>(expected, Sha256.DigestSize), new ReadOnlySpan<byte>(actual, Sha256.DigestSize));
-            Log.Emerg(ref l);
-            return;
-        }
-        VmcoreinfoNote.SetDigestTime(Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);
-        Log.Emerg($"kexec: jumping to the capture image at 0x{s_image.Entry:x}");
-        MachineKexec.Jump(s_image.Base, s_image.RegionSize, s_image.Entry, s_coreHeader, s_cr3);
-        Log.Emerg("kexec: the hand-over code does not fit its control page; no jump");
-    }
-
-    /// <summary>__crash_kexec(regs): no panic_cpu check; the kexec lock by trylock.</summary>
-    public static void CrashKexecLocked(TrapFrame* regs)
-    {
-        if (!Panic.State.TryLockKexec()) return;
-        Crashtest.InsideCrashKexec();
-        if (s_imageArmed)
-        {
-            ulong panicTsc = Cpu.Rdtsc();
-            CrashShutdown.MachineCrashShutdown(regs);
-            VmcoreinfoNote.UpdateAtCrash(panicTsc);
-            MachineKexecChecked();
-        }
-        else if (System.Threading.Interlocked.Exchange(ref s_reportedNoImage, 1) == 0)
-        {
-            Log.Emerg("kdump: no capture image armed; the panic goes on without a dump");
-        }
-        Panic.State.UnlockKexec();
     }
 }

@@ -1,0 +1,29 @@
+// What the asm in boot/ and the C# must agree on: GDT selectors and descriptors (one GDT layout in
+// every GDT the kernel loads), page-table entry bits and the identity map's extent. boot/x86.inc
+// holds the same values for NASM; a host test (BootDefsTests) compares the two files.
+
+/// <summary>GDT selectors and descriptors (SDM Vol. 3A 3.4.5, 5.2.1). Linux's: kernel CS 0x10, DS 0x18.</summary>
+static class Segments
+{
+    public const ushort KernelCode32 = 0x08, KernelCode = 0x10, KernelData = 0x18, TssSelector = 0x20;
+    /// <summary>Present, DPL 0, code, readable, L=1 (64-bit); accessed bit set (a read-only GDT then never needs a write).</summary>
+    public const ulong Code64Descriptor = 0x00AF9B000000FFFF;
+    public const ulong Code32Descriptor = 0x00CF9B000000FFFF;
+    /// <summary>Present, DPL 0, data, writable, accessed.</summary>
+    public const ulong DataDescriptor = 0x00CF93000000FFFF;
+    /// <summary>The TSS's IST slots (SDM Vol. 3A 6.14.5): NMI, #DF and #MC each run on their own stack.</summary>
+    public const int IstNmi = 1, IstDoubleFault = 2, IstMachineCheck = 3;
+}
+
+/// <summary>Page-table entry bits (SDM Vol. 3A 4.5, tables 4-15 to 4-20) and the identity map's geometry.</summary>
+static class PageTableBits
+{
+    public const ulong Present = 1, Writable = 1 << 1, WriteThrough = 1 << 3, CacheDisable = 1 << 4, Large = 1 << 7;
+    public const ulong NoExecute = 1UL << 63;
+    public const ulong AddressMask = 0x000F_FFFF_FFFF_F000;
+    public const ulong PageSize = 4096, LargePageSize = 2UL << 20;
+    /// <summary>The boot code, the capture entry and the kexec hand-over each identity-map physical memory below this.</summary>
+    public const ulong IdentityMapEnd = 4UL << 30;
+    /// <summary>The 2 MiB pages of the IOAPIC (0xFEC00000) and the local APIC (0xFEE00000): mapped uncached.</summary>
+    public const int IoApicLargePage = 0x7F6, LocalApicLargePage = 0x7F7;
+}
