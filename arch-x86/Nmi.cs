@@ -27,6 +27,7 @@ static unsafe class Nmi
     static int s_reasonLock;
     static int s_forcedReason;      // nmi_reason= test override: consumed by the first reader under the lock
     static int s_received;
+    static int s_unknownNmiCpu;     // CPU + 1 of the first CPU that saw an unknown NMI, 0 before
 
     public static int Received => Volatile.Read(ref s_received);
 
@@ -38,6 +39,22 @@ static unsafe class Nmi
             NmiReasonOverride.Iochk => NmiReason.Iochk,
             _ => 0,
         };
+        if (Params.Current.UnknownNmiPanic) Register(NmiType.Unknown, &UnknownNmiFirstCpuOnly);
+    }
+
+    /// <summary>
+    /// The Hyper-V seed's policy (hv_nmi_unknown, arch/x86/kernel/cpu/mshyperv.c), registered with
+    /// unknown_nmi_panic: the first CPU to see an unknown NMI goes on to panic ("not handled"); every
+    /// later one swallows it and returns from NMI context to its idle loop, where the shootdown's
+    /// NMI IPI finds it halted. An external NMI broadcast (apic_extnmi=all) reaches every CPU at
+    /// once: left in NMI context they would all loop with interrupts off, and under TCG on a few
+    /// host cores 254 spinning vCPUs starve the one doing the panic (a 59 ms shootdown at -smp 64).
+    /// </summary>
+    static bool UnknownNmiFirstCpuOnly(TrapFrame* regs)
+    {
+        int me = PerCpuArea.ThisCpu + 1;
+        int first = Interlocked.CompareExchange(ref s_unknownNmiCpu, me, 0);
+        return first != 0 && first != me;
     }
 
     static ref Chain ChainOf(NmiType type)

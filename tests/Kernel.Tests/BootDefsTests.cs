@@ -1,5 +1,6 @@
-// The values the asm and the C# must agree on live twice, once per language: boot/x86.inc for NASM,
-// arch-x86/BootDefs.cs for C#. This reads the include file and holds the two against each other.
+// The values the asm and the C# must agree on live twice, once per language: boot/x86.inc and
+// boot/layout.inc for NASM, arch-x86/BootDefs.cs for C#. This reads the include files and holds the
+// two against each other.
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -15,7 +16,8 @@ public class BootDefsTests
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "boot", "x86.inc"))) dir = dir.Parent;
         Assert.NotNull(dir);
         var values = new Dictionary<string, ulong>();
-        foreach (string line in File.ReadAllLines(Path.Combine(dir!.FullName, "boot", "x86.inc")))
+        foreach (string line in File.ReadAllLines(Path.Combine(dir!.FullName, "boot", "x86.inc"))
+                     .Concat(File.ReadAllLines(Path.Combine(dir.FullName, "boot", "layout.inc"))))
         {
             var m = Regex.Match(line, @"^(\w+)\s+equ\s+(0x[0-9A-Fa-f]+|\d+)\s*(;.*)?$");
             if (!m.Success) continue;
@@ -40,9 +42,10 @@ public class BootDefsTests
     [InlineData("IDENTITY_MAP_GIB", PageTableBits.IdentityMapEnd >> 30)]
     [InlineData("PD_IOAPIC", (ulong)PageTableBits.IoApicLargePage)]
     [InlineData("PD_LOCAL_APIC", (ulong)PageTableBits.LocalApicLargePage)]
+    [InlineData("MAX_CPUS", (ulong)CpuLimit.MaxCpus)]
     public void TheAsmIncludeHoldsTheSameValueAsTheCSharp(string name, ulong expected)
     {
-        Assert.True(Inc.ContainsKey(name), $"boot/x86.inc defines no {name}");
+        Assert.True(Inc.ContainsKey(name), $"neither boot/x86.inc nor boot/layout.inc defines {name}");
         Assert.Equal(expected, Inc[name]);
     }
 
