@@ -1,8 +1,10 @@
 // machine_kexec for a crash image (arch/x86/kernel/machine_kexec_64.c, relocate_kernel_64.S): the
 // first kernel prepares, at load time and inside the crashkernel= region's reserved tail, an
-// identity map of the low 4 GiB and a control page holding the hand-over code; at crash time it
+// identity map of the region and a control page holding the hand-over code; at crash time it
 // copies nothing but that code, switches to the region's page tables from the control page and
-// jumps to the capture entry. The tail is outside the digest: it is written after loading.
+// jumps to the capture entry. The map covers the region alone, wherever it is and however much RAM
+// the machine has: the capture entry touches nothing outside its region before it loads page tables
+// of its own (boot/capture_entry.asm). The tail is outside the digest: it is written after loading.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using static PageTableBits;
@@ -12,7 +14,8 @@ static unsafe class MachineKexec
     /// <summary>Bytes at the end of the region kept for the hand-over: page tables, control page, core header.</summary>
     public const ulong TailSize = 64 * 1024;
     // Offsets inside the tail.
-    const ulong TablesOffset = 0;                  // PML4, PDPT, 4 page directories: 6 pages
+    const ulong TablesOffset = 0;                  // PML4, PDPT, up to 4 page directories: 6 pages
+    const int MaxDirectories = 4;
     const ulong ControlPageOffset = 6 * PageSize;  // hand-over code, then its stack
     public const ulong CoreHeaderOffset = 8 * PageSize;
     public const ulong CoreHeaderCapacity = TailSize - CoreHeaderOffset;
@@ -22,19 +25,23 @@ static unsafe class MachineKexec
 
     public static ulong TailBase(ulong regionBase, ulong regionSize) => regionBase + regionSize - TailSize;
 
-    /// <summary>Builds the identity map the hand-over switches to (2 MiB pages up to IdentityMapEnd, APIC pages uncached).</summary>
-    public static ulong BuildIdentityMap(ulong tail)
+    /// <summary>
+    /// Builds the identity map the hand-over switches to: the region (2 MiB aligned, CrashKernel.Alignment)
+    /// in 2 MiB pages; 0 when it spans more page directories than the tail has room for (more than 3 GiB).
+    /// </summary>
+    public static ulong BuildIdentityMap(ulong regionBase, ulong regionSize)
     {
-        const int directories = (int)(IdentityMapEnd >> 30);
-        ulong* pml4 = (ulong*)(tail + TablesOffset);
+        ulong* pml4 = (ulong*)(TailBase(regionBase, regionSize) + TablesOffset);
         ulong* pdpt = pml4 + 512;
         ulong* pd = pdpt + 512;
-        for (int i = 0; i < (2 + directories) * 512; i++) pml4[i] = 0;
-        pml4[0] = (ulong)pdpt | Present | Writable;
-        for (int i = 0; i < directories; i++) pdpt[i] = (ulong)(pd + i * 512) | Present | Writable;
-        for (ulong i = 0; i < directories * 512; i++) pd[i] = (i * LargePageSize) | Present | Writable | Large;
-        pd[IoApicLargePage] |= CacheDisable | WriteThrough;
-        pd[LocalApicLargePage] |= CacheDisable | WriteThrough;
+        ulong first = regionBase >> 30, last = (regionBase + regionSize - 1) >> 30;
+        // One PML4 entry and one PDPT: the region must not straddle a 512 GiB boundary either.
+        if (last - first >= MaxDirectories || (first >> 9) != (last >> 9)) return 0;
+        for (int i = 0; i < (2 + MaxDirectories) * 512; i++) pml4[i] = 0;
+        pml4[(regionBase >> 39) & 511] = (ulong)pdpt | Present | Writable;
+        for (ulong g = first; g <= last; g++) pdpt[g & 511] = (ulong)(pd + (g - first) * 512) | Present | Writable;
+        for (ulong a = regionBase; a < regionBase + regionSize; a += LargePageSize)
+            pd[((a >> 30) - first) * 512 + ((a >> 21) & 511)] = a | Present | Writable | Large;
         return (ulong)pml4;
     }
 

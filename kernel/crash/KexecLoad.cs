@@ -25,6 +25,7 @@ static unsafe partial class Kexec
     public static void LoadAtBoot(ref Multiboot.Info info, ref Multiboot.Tables tables)
     {
         ReadOnlySpan<byte> crashkernel = Params.Current.Crashkernel;
+        RejectCaptureParameters();
         if (info.ModuleCount == 0)
         {
             Log.Info("kexec: no capture image, kdump disabled");
@@ -46,6 +47,7 @@ static unsafe partial class Kexec
         LogLine ok = default;
         r.Describe(ref ok, crashkernel);
         Log.Info(ref ok);
+        OwnedMemory.Claim(r.Start, r.Size, "crashkernel region");
 
         Multiboot.Module* module = Multiboot.ModuleAt(ref tables, 0);
         var elf = new ReadOnlySpan<byte>((void*)module->Start, (int)(module->End - module->Start));
@@ -64,7 +66,12 @@ static unsafe partial class Kexec
         ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength));
         VmcoreinfoNote.Build(new ReadOnlySpan<PhysRange>(ram, ramCount), captureArgs);
         if (!WriteCoreHeader(r.Start, r.Size, new ReadOnlySpan<PhysRange>(ram, ramCount))) return;
-        s_cr3 = MachineKexec.BuildIdentityMap(MachineKexec.TailBase(r.Start, r.Size));
+        s_cr3 = MachineKexec.BuildIdentityMap(r.Start, r.Size);
+        if (s_cr3 == 0)
+        {
+            Log.Err("kexec: the crash region spans more than the hand-over map covers (3 GiB); kdump disabled");
+            return;
+        }
 
         if (Params.Current.KexecCorruptTest)
         {
@@ -85,6 +92,14 @@ static unsafe partial class Kexec
         AppendDigest(ref armed);
         armed.Append(")");
         Log.Info(ref armed);
+    }
+
+    /// <summary>dump_level= is the capture kernel's (makedumpfile's -d): on this command line it means nothing, so say where it goes.</summary>
+    static void RejectCaptureParameters()
+    {
+        if (!Params.Current.WasGiven(BootParam.DumpLevel)) return;
+        int level = Params.Current.DumpLevel;
+        Log.Err($"dump_level={level} ignored: it is a capture kernel parameter; put it on the capture image's module line (-initrd \"capture.elf dump_level={level}\", or ./build.sh run --dump-level {level})");
     }
 
     static void AppendDigest(ref LogLine l)
