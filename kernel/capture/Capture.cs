@@ -8,7 +8,8 @@ using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
-    public const int MaxNoteBuffers = 72, MaxLoads = 64, MaxRam = 64;
+    /// <summary>A note buffer per CPU and one for VMCOREINFO, with room to spare.</summary>
+    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 8, MaxLoads = 64, MaxRam = 64;
     const int LogTailLines = 20;
 
     static ulong s_coreHeader, s_regionBase, s_regionSize;
@@ -74,7 +75,7 @@ static unsafe class Capture
         if (!ValidateCoreHeader(info)) Fail();
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
-        else DumpExport.Run();
+        else DumpExport.Run(info);
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
@@ -190,9 +191,16 @@ static unsafe class Capture
         {
             LogLine l = default;
             if (FindCpuNote(cpu, out PrStatusRegs regs))
-                CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
+                CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, CpuList.Nth(apicIds, cpu, out uint apic) ? apic : (uint)cpu, in regs, FirstKernelSymbols(info));
             else
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
+            Log.Info(ref l);
+        }
+        if (Vmcoreinfo.Find(info, "NOT_ONLINE_APIC_IDS", out ReadOnlySpan<byte> offline))
+        {
+            LogLine l = default;
+            l.Append("capture: CPUs present but not online (no registers), APIC IDs ");
+            l.Append(offline);
             Log.Info(ref l);
         }
         ReportLogTail(info);
@@ -223,20 +231,6 @@ static unsafe class Capture
             }
         }
         return false;
-    }
-
-    /// <summary>The n-th comma-separated decimal number of a list, or the index itself when absent.</summary>
-    static long NthNumber(ReadOnlySpan<byte> list, int n)
-    {
-        int i = 0;
-        for (int k = 0; k < n; k++)
-        {
-            while (i < list.Length && list[i] != (byte)',') i++;
-            i++;
-        }
-        int end = i;
-        while (end < list.Length && list[end] != (byte)',') end++;
-        return i < list.Length && Vmcoreinfo.ParseDecimal(list.Slice(i, end - i), out long v) ? v : n;
     }
 
     /// <summary>The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf).</summary>

@@ -89,6 +89,8 @@ public unsafe struct KernelParams
     /// <summary>Microseconds between INIT and the SIPIs; 0 when not given (modern CPUs need none).</summary>
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
     public readonly bool KexecCorruptTest => Value(BootParam.KexecCorruptTest) != 0;
+    /// <summary>makedumpfile's dump_level mask (capture kernel): DumpFilter.ZeroPages | DumpFilter.FreePages by default.</summary>
+    public readonly int DumpLevel => (int)Value(BootParam.DumpLevel);
     /// <summary>Console log level: records with a level below it reach the console (Linux's console_loglevel).</summary>
     public readonly int Loglevel => (int)Value(BootParam.Loglevel);
 }
