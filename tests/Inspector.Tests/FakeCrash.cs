@@ -170,6 +170,52 @@ sealed unsafe class FakeCrash
         return file;
     }
 
+    /// <summary>
+    /// The vmcore with one more PT_LOAD of <paramref name="size"/> bytes at <paramref name="physAddr"/>
+    /// (above 4 GiB, past 2 GiB of file), written to <paramref name="path"/> sparse: all zeros but
+    /// <paramref name="marker"/> at its last bytes. Returns the marker's physical address.
+    /// </summary>
+    public ulong WriteWithHighLoad(string path, ulong physAddr, ulong size, byte[] marker)
+    {
+        WriteCode();
+        if (WithKallsyms) Kallsyms().CopyTo(At(KallsymsAddress, Kallsyms().Length));
+        if (WithLog) WriteLog();
+        var noteBuffers = new List<PhysRange>();
+        for (int cpu = 0; cpu < Cpus; cpu++)
+        {
+            Span<byte> buffer = At(NoteAddress(cpu), CrashNote.BufferSize);
+            CrashNote.Clear(buffer);
+            if (!Silent.Contains(cpu)) Assert.True(CrashNote.Write(buffer, cpu + 1, Regs(cpu)));
+            noteBuffers.Add(new(NoteAddress(cpu), CrashNote.BufferSize));
+        }
+        int vmcoreinfoSize = Vmcoreinfo.NoteBufferSize(Vmcoreinfo.DefaultCapacity);
+        At(VmcoreinfoAddress, vmcoreinfoSize).Clear();
+        Assert.True(Vmcoreinfo.WriteNote(At(VmcoreinfoAddress, vmcoreinfoSize), Encoding.ASCII.GetBytes(VmcoreinfoText())) > 0);
+        noteBuffers.Add(new(VmcoreinfoAddress, (ulong)vmcoreinfoSize));
+
+        var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
+        Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
+        var notes = new CoreNoteBuffer[64];
+        var loads = new LoadSegment[16];
+        Assert.True(ElfCoreHeader.Read(header, Window, Ram, CrashKernel, notes, loads, out CoreHeaderInfo info, out ElfCoreError error));
+        loads[info.Loads] = new LoadSegment(physAddr, physAddr, size);
+        int count = info.Loads + 1;
+        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize, loads.AsSpan(0, count), out VmcoreLayout layout, out error));
+        var prefix = new byte[layout.LoadsOffset];
+        Assert.True(global::Vmcore.WritePrefix(prefix, layout, notes.AsSpan(0, info.NoteBuffers), loads.AsSpan(0, count), Window, out error));
+        using var f = new FileStream(path, FileMode.Create, FileAccess.Write);
+        f.Write(prefix);
+        for (int i = 0; i < info.Loads; i++)
+        {
+            f.Position = (long)global::Vmcore.LoadOffset(layout, loads.AsSpan(0, count), i);
+            f.Write(At(loads[i].PhysAddr, (int)loads[i].Size));
+        }
+        f.SetLength((long)layout.FileSize);
+        f.Position = (long)layout.FileSize - marker.Length;
+        f.Write(marker);
+        return physAddr + size - (ulong)marker.Length;
+    }
+
     /// <summary>The default crash's vmcore, made once: the tests that only read it share it.</summary>
     public static byte[] Default => s_default.Value;
     static readonly Lazy<byte[]> s_default = new(() => new FakeCrash().Vmcore());

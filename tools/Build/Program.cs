@@ -98,7 +98,7 @@ public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
     /// <summary>Options that take no value.</summary>
-    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window"];
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)

@@ -70,7 +70,9 @@ public static class Cli
             }
 
             using MappedFile file = MappedFile.Open(path);
-            return InspectBytes(path, file.Span, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
+            if (file.Length <= MappedFile.MaxSpanLength)
+                return InspectBytes(path, file.Span, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
+            return InspectLarge(path, file, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
         }
         catch (DumpFileException e)
         {
@@ -117,6 +119,24 @@ public static class Cli
         {
             return Fail(stderr, name, $"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
         }
+    }
+
+    /// <summary>
+    /// A vmcore past 2 GiB (a full dump of a big machine) read through its mapping; a dump stream that
+    /// large is for the receiver, which reads it chunk by chunk.
+    /// </summary>
+    static unsafe int InspectLarge(string name, MappedFile file, KernelElf? kernel, string? kernelPath, int logLines, bool disassemble,
+        TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        if (file.Span.StartsWith("NMIDUMP1"u8))
+            return Fail(stderr, name, $"a dump stream of {file.Length} bytes: turn it into a vmcore with ./build.sh receive first");
+        if (!VmcoreFile.Open(file.Pointer, (ulong)file.Length, out VmcoreFile core, out ElfCoreError error))
+            return Fail(stderr, name, DumpInspector.Describe(error));
+        Inspection r = DumpInspector.Inspect(name, core, kernel, kernelPath, logLines, disassemble);
+        var writer = terminal ? stdout : new TrimmingWriter(stdout);
+        Report.Write(r, CreateConsole(writer, terminal), terminal);
+        writer.Flush();
+        return ExitOk;
     }
 
     /// <summary>Why the file is not a vmcore the readers accept, or null if it is one.</summary>
