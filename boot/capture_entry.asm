@@ -3,7 +3,8 @@
 ; interrupts off, on an identity map that covers the region and the first kernel's RAM, with
 ; rdi = the ELF core header's physical address, rsi = the region's base, rdx = its size. NMIs may
 ; still be blocked (the crash may have come from NMI context). Everything here is RIP-relative:
-; the image runs wherever crashkernel= put it, and it writes nothing outside its own region.
+; the image runs wherever crashkernel= put it, and it writes nothing outside its own region. The
+; TSC at the first instruction goes to capture_main too: "panic to capture entry" is measured to here.
 bits 64
 
 %include "x86.inc"
@@ -16,6 +17,12 @@ global capture_entry
 capture_entry:
     cli
     cld
+    mov r15, rdx
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov rdx, r15
+    mov r15, rax
     mov r12, rdi
     mov r13, rsi
     mov r14, rdx
@@ -57,6 +64,7 @@ capture_entry:
     mov rdi, r12
     mov rsi, r13
     mov rdx, r14
+    mov rcx, r15
     call capture_main
 .hang:
     cli
@@ -64,7 +72,8 @@ capture_entry:
     jmp .hang
 
 ; Identity map of the low IDENTITY_MAP_GIB GiB in this image's own tables (the same shape as the first kernel's:
-; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached).
+; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached). RAM above
+; it, and the dump window, are mapped later from C# (Paging.MapRam, DumpExport), from the page-table pool.
 build_identity_map:
     lea rdi, [rel boot_pml4]
     lea rax, [rel boot_pdpt]

@@ -35,10 +35,11 @@ static unsafe class Capture
     /// <summary>The first kernel's memory, as the identity map shows it (page 0 excluded).</summary>
     static PhysicalWindow FirstKernelMemory => Paging.IdentityWindow;
 
+    /// <param name="entryTsc">The TSC at capture_entry's first instruction (boot/capture_entry.asm).</param>
     [UnmanagedCallersOnly(EntryPoint = "capture_main")]
-    static void Main(ulong coreHeader, ulong regionBase, ulong regionSize)
+    static void Main(ulong coreHeader, ulong regionBase, ulong regionSize, ulong entryTsc)
     {
-        ulong entryTsc = Cpu.Rdtsc();
+        ulong mainTsc = Cpu.Rdtsc();
         Clock.MarkBoot(entryTsc);
         s_coreHeader = coreHeader;
         s_regionBase = regionBase;
@@ -63,7 +64,7 @@ static unsafe class Capture
             Fail();
         }
         if (Vmcoreinfo.FindUnsigned(info, "TSC_KHZ", out ulong khz)) Clock.SetTscKhz(khz);
-        ReportTiming(info, entryTsc);
+        ReportTiming(info, entryTsc, mainTsc);
         Params.Parse(CaptureArguments(info));
         Params.Report();
         Platform.UseAcpiPowerOff(info);
@@ -166,12 +167,18 @@ static unsafe class Capture
     static ReadOnlySpan<byte> CaptureArguments(ReadOnlySpan<byte> info) =>
         Vmcoreinfo.Find(info, "CAPTURE_ARGS", out ReadOnlySpan<byte> args) ? args : default;
 
-    static void ReportTiming(ReadOnlySpan<byte> info, ulong entryTsc)
+    /// <summary>
+    /// Panic (crash_kexec's start) to capture_entry, with the parts the first kernel timed (its
+    /// shootdown, its digest check), and the capture entry's own set-up (bss, page tables) after it.
+    /// </summary>
+    static void ReportTiming(ReadOnlySpan<byte> info, ulong entryTsc, ulong mainTsc)
     {
         if (!Vmcoreinfo.FindUnsigned(info, "PANIC_TSC", out ulong panicTsc) || Clock.TscKhz == 0) return;
         ulong us = Clock.TicksToNs(entryTsc - panicTsc, Clock.TscKhz) / 1000;
+        ulong setupUs = Clock.TicksToNs(mainTsc - entryTsc, Clock.TscKhz) / 1000;
         Vmcoreinfo.FindUnsigned(info, "KEXEC_DIGEST_US", out ulong digestUs);
-        Log.Info($"capture: entered {us} us after the panic (digest check {digestUs} us)");
+        Vmcoreinfo.FindUnsigned(info, "SHUTDOWN_US", out ulong shutdownUs);
+        Log.Info($"capture: entered {us} us after the panic (digest check {digestUs} us, machine_crash_shutdown {shutdownUs} us; then {setupUs} us of entry set-up)");
     }
 
     /// <summary>The report, line by line, in the form the tests and people read.</summary>

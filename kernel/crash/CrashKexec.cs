@@ -32,7 +32,9 @@ static unsafe partial class Kexec
             return;
         }
         VmcoreinfoNote.SetDigestTime(Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);
-        Log.Emerg($"kexec: jumping to the capture image at 0x{s_image.Entry:x}");
+        // Into the log only: the capture kernel's first line says where it runs, at once.
+        LogLine jump = $"kexec: jumping to the capture image at 0x{s_image.Entry:x}";
+        Log.Deferred(KernLevel.Emerg, ref jump);
         MachineKexec.Jump(s_image.Base, s_image.RegionSize, s_image.Entry, s_coreHeader, s_cr3);
         Log.Emerg("kexec: the hand-over code does not fit its control page; no jump");
     }
@@ -46,8 +48,10 @@ static unsafe partial class Kexec
         {
             ulong panicTsc = Cpu.Rdtsc();
             CrashShutdown.MachineCrashShutdown(regs);
-            VmcoreinfoNote.UpdateAtCrash(panicTsc);
+            VmcoreinfoNote.UpdateAtCrash(panicTsc, Clock.TicksToNs(Cpu.Rdtsc() - panicTsc, Clock.TscKhz) / 1000);
             MachineKexecChecked();
+            // Still here: no jump, so no capture report either; the per-CPU lines go out now.
+            CrashNotes.ReportCpus();
         }
         else if (System.Threading.Interlocked.Exchange(ref s_reportedNoImage, 1) == 0)
         {

@@ -74,11 +74,24 @@ static unsafe class CrashNotes
             if (at == 0) Log.Emerg($"crash: CPU {cpu} did not respond to the shootdown NMI; its registers are missing");
             else if (at > last) last = at;
         }
+        // With a capture image armed the capture kernel prints the per-CPU lines from the dump (its
+        // report, from these very notes): here the jump waits for neither their formatting (1.5 ms
+        // for four CPUs under TCG) nor the console. Without one (or when the jump is refused, see
+        // CrashKexec.cs) this is the only report there is.
+        bool armed = Kexec.ImageArmed;
         if (r.Others > 0 && last != 0)
         {
             ulong us = Clock.TicksToNs(last - r.IpiTsc, Clock.TscKhz) / 1000;
-            Log.Emerg($"crash: shootdown of {r.Others} CPUs took {us} us ({r.Answered} answered)");
+            LogLine took = $"crash: shootdown of {r.Others} CPUs took {us} us ({r.Answered} answered)";
+            if (armed) Log.Deferred(KernLevel.Emerg, ref took);
+            else Log.Emerg(ref took);
         }
+        if (!armed) ReportCpus();
+    }
+
+    /// <summary>One line per online CPU from its note (or "missing").</summary>
+    public static void ReportCpus()
+    {
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
         {
             if (!SmpBoot.IsOnline(cpu)) continue;

@@ -2,9 +2,9 @@
 // the host tools need to read the dump — where the log ring, the symbol table, the panic message,
 // the page tables and the owned-ranges table are (each named range is kept whole by dump
 // filtering), the CPUs (lists in cpulist form, CpuList.cs), RAM, and ACPI's power-off values —
-// written at kexec load time, and completed at crash time with CRASHTIME=, PANIC_MESSAGE=,
-// CPU_MISSING= and NOT_ONLINE_APIC_IDS=. It lives in the first kernel's memory; a PT_NOTE of the ELF
-// core header points at it.
+// written at kexec load time, and completed at crash time by appending CRASHTIME=, PANIC_MESSAGE=,
+// CPU_MISSING=, NOT_ONLINE_APIC_IDS= and the timings. It lives in the first kernel's memory; a
+// PT_NOTE of the ELF core header points at it.
 using System;
 
 static unsafe class VmcoreinfoNote
@@ -14,7 +14,8 @@ static unsafe class VmcoreinfoNote
 
     const int ListCapacity = 2048;
 
-    struct Storage { public fixed byte Text[TextCapacity]; public fixed byte Note[NoteCapacity]; public int Length; }
+    // Length: the text so far; LoadLength: where the crash-time keys start (the end of Build's text).
+    struct Storage { public fixed byte Text[TextCapacity]; public fixed byte Note[NoteCapacity]; public int Length, LoadLength; }
     static Storage s_storage;
     // Scratch for a list value (255 CPUs' numbers, 64 RAM ranges): more than a LogLine holds.
     struct ListBuffer { public fixed byte Bytes[ListCapacity]; public fixed uint Values[AcpiInfo.MaxCpus]; }
@@ -55,13 +56,11 @@ static unsafe class VmcoreinfoNote
         b.AddSymbol("page_tables", k.BootPml4);
         b.AddSize("page_tables", Paging.BootTablesSize);
         b.AddSymbol("page_table_pool", k.PageTablePool);
-        b.AddSize("page_table_pool", Paging.PoolBytesUsed);
         b.AddNumber("nr_cpus", SmpBoot.PossibleCount);
         Span<uint> ids = ListValues;
         int n = SmpBoot.PossibleCount;
         for (int cpu = 0; cpu < n; cpu++) ids[cpu] = PerCpuArea.Get(cpu)->ApicId;
-        AddList(ref b, "APIC_IDS", ids.Slice(0, n), false);
-        AddList(ref b, "NOT_ONLINE_APIC_IDS", ids.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, ids)), false);
+        AddList(ref b, "APIC_IDS", ids.Slice(0, n));
         b.AddUnsigned("TSC_KHZ", Clock.TscKhz);
         b.AddDecimal("BOOT_EPOCH", Clock.BootEpochSeconds);
         ref readonly AcpiInfo acpi = ref Platform.Acpi;
@@ -73,42 +72,49 @@ static unsafe class VmcoreinfoNote
         b.AddText("MEMORY", RangesText(ram));
         b.AddText("CAPTURE_ARGS", captureArgs);
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
-        s_storage.Length = b.Length;
+        s_storage.Length = s_storage.LoadLength = b.Length;
         WriteNote();
     }
 
-    /// <summary>At crash, after the shootdown: when, why, and which CPUs did not answer.</summary>
-    public static void UpdateAtCrash(ulong panicTsc)
+    /// <summary>
+    /// At crash, after the shootdown: when, why, which CPUs did not answer and which were never
+    /// online, the page-table pool's use. Appended after the load-time text, as Linux appends
+    /// CRASHTIME= (crash_save_vmcoreinfo): no line is searched for or moved on the crash path.
+    /// Starting again from the load-time length keeps a second call from repeating a key.
+    /// </summary>
+    /// <param name="shutdownUs">How long machine_crash_shutdown (the shootdown, its report) took, for the capture kernel's timing line.</param>
+    public static void UpdateAtCrash(ulong panicTsc, ulong shutdownUs)
     {
-        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
-        b.SetDecimal("CRASHTIME", Clock.WallSeconds);
-        b.SetUnsigned("PANIC_TSC", panicTsc);
-        b.SetDecimal("PANIC_CPU", PerCpuArea.ThisCpu);
-        b.SetText("PANIC_MESSAGE", Panic.Message);
+        var b = new VmcoreinfoBuilder(Text, s_storage.LoadLength);
+        b.AddDecimal("CRASHTIME", Clock.WallSeconds);
+        b.AddUnsigned("PANIC_TSC", panicTsc);
+        b.AddUnsigned("SHUTDOWN_US", shutdownUs);
+        b.AddDecimal("PANIC_CPU", PerCpuArea.ThisCpu);
+        b.AddText("PANIC_MESSAGE", Panic.Message);
         Span<uint> cpus = ListValues;
         int n = 0;
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
             if (SmpBoot.IsOnline(cpu) && CrashNotes.SavedAt(cpu) == 0) cpus[n++] = (uint)cpu;
-        if (n > 0) AddList(ref b, "CPU_MISSING", cpus.Slice(0, n), true);
-        // A CPU that failed to start may have come online since the load: say who is offline now.
-        AddList(ref b, "NOT_ONLINE_APIC_IDS", cpus.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, cpus)), true);
-        b.SetSize("page_table_pool", Paging.PoolBytesUsed);
+        AddList(ref b, "CPU_MISSING", cpus.Slice(0, n));
+        // Who is offline now: a CPU that failed to start may have come online since the load.
+        AddList(ref b, "NOT_ONLINE_APIC_IDS", cpus.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, cpus)));
+        b.AddSize("page_table_pool", Paging.PoolBytesUsed);
         s_storage.Length = b.Length;
         WriteNote();
     }
 
+    /// <summary>After the digest check, just before the jump: how long it took (appended last).</summary>
     public static void SetDigestTime(ulong us)
     {
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
-        b.SetUnsigned("KEXEC_DIGEST_US", us);
+        b.AddUnsigned("KEXEC_DIGEST_US", us);
         s_storage.Length = b.Length;
         WriteNote();
     }
 
     /// <summary>KEY=cpulist; an empty list writes no line (a reader takes no line for "none").</summary>
-    static void AddList(ref VmcoreinfoBuilder b, string key, ReadOnlySpan<uint> values, bool replace)
+    static void AddList(ref VmcoreinfoBuilder b, string key, ReadOnlySpan<uint> values)
     {
-        if (replace) b.Remove(key);
         if (values.IsEmpty) return;
         int n = CpuList.Write(ListText, values);
         if (n < 0) Log.Warn($"kexec: the {key} list does not fit {ListCapacity} bytes; VMCOREINFO leaves it out");

@@ -181,13 +181,13 @@ public static unsafe class DumpFilter
                 bool data = Named(at, next, keep);
                 if (!data)
                 {
-                    byte* p = memory.Map(at, next - at);
-                    if (p == null)
+                    // Contains, not a null test: the capture kernel's window starts at page 0.
+                    if (!memory.Contains(at, next - at))
                     {
                         Error = ElfCoreError.Of(ElfCoreErrorCode.MemoryUnreadable, -1, at, next - at);
                         return false;
                     }
-                    data = !AllZero(p, next - at);
+                    data = !AllZero(memory.Base + (at - memory.Start), next - at);
                 }
                 if (data)
                 {

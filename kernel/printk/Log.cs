@@ -69,7 +69,16 @@ static unsafe class Log
         Printk(level, ref l);
     }
 
-    public static void Printk(KernLevel level, ref LogLine line)
+    /// <summary>
+    /// printk_deferred: into the kmsg ring only, no console output now. For lines on the crash path
+    /// that the capture kernel prints from the dump anyway: every console byte there is a port write
+    /// QEMU turns into a host write, and the time from the panic to the capture kernel counts.
+    /// </summary>
+    public static void Deferred(KernLevel level, ref LogLine line) => Printk(level, ref line, console: false);
+
+    public static void Printk(KernLevel level, ref LogLine line) => Printk(level, ref line, console: true);
+
+    static void Printk(KernLevel level, ref LogLine line, bool console)
     {
         ulong ts = Clock.NowNs;
         int cpu = PerCpuArea.ThisCpu;
@@ -85,7 +94,7 @@ static unsafe class Log
         // A CPU that re-entered (an NMI inside Printk) must not append over the record its own
         // interrupted call was writing: that line goes to the console only.
         if (s_ready && result != LockResult.Reentered) Kmsg.Append(AreaSpan, ts, line.AsSpan(), level);
-        if ((int)level < ConsoleLevel)
+        if (console && (int)level < ConsoleLevel)
         {
             LogLine prefix = default;
             Kmsg.AppendPrefix(ref prefix, ts);

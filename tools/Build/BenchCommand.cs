@@ -75,7 +75,7 @@ public static class BenchCommand
             });
             vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(120));
             vm.Qmp.InjectNmi();
-            var m = Regex.Match(vm.WaitForLine(new Regex(@"capture: entered \d+ us after the panic"), TimeSpan.FromSeconds(60)), @"entered (\d+) us after the panic \(digest check (\d+) us\)");
+            var m = Regex.Match(vm.WaitForLine(new Regex(@"capture: entered \d+ us after the panic"), TimeSpan.FromSeconds(60)), @"entered (\d+) us after the panic \(digest check (\d+) us");
             total.Add(double.Parse(m.Groups[1].Value) / 1000);
             digest.Add(double.Parse(m.Groups[2].Value) / 1000);
         }
