@@ -83,6 +83,24 @@ public class BigMachineTests
     }
 
     [Fact]
+    public void OnATerminal_RunShowsAProgressBar_ThenOneSummaryLine()
+    {
+        string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;
+        try
+        {
+            // script(1) gives run a pseudo-terminal; a full 512 MiB dump lasts long enough for redraws.
+            string driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
+            var (status, output) = DumpTests.Tool("script", "-qefc",
+                $"dotnet '{driver}' run --no-build --out '{dir}' --timeout 180 --smp 1 --mem 512 --dump-level 0", "/dev/null");
+            Assert.True(status == 0, $"run exited {status}:\n{output}");
+            Assert.Matches(@"\r\u001b\[Kvmcore \[#*\.*\] \d+\.\d of \d+\.\d MiB  (\d+|-) MB/s  ", output);
+            Assert.Contains("\u001b[K", output);
+            Assert.Single(Regex.Matches(output, @"run: received \d+ bytes \(\d+\.\d MiB\) in \d+\.\d\d s \(\d+ MB/s\) through the window; NMI to verified vmcore \d+\.\d\d s"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void FilesHoldingGuestMemory_AreOwnerOnly_UnderAPermissiveUmask()
     {
         string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;

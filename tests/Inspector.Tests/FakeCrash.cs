@@ -39,6 +39,10 @@ sealed unsafe class FakeCrash
     public int LogLines = 80;
     public bool WithVmcoreinfo = true, WithKallsyms = true, WithLog = true;
     public string Release = "0.1-nmidump";
+    /// <summary>The capture kernel's dump-filter note to add to the PT_NOTE, if any.</summary>
+    public DumpFilterStats? Filter;
+    /// <summary>VMCOREINFO's NOT_ONLINE_APIC_IDS, if any.</summary>
+    public string? NotOnline;
     /// <summary>What each CPU saved; <see cref="RegsOf"/> unless a test wants something else.</summary>
     public Func<int, PrStatusRegs> Regs = RegsOf;
     public string Build = BuildId;
@@ -125,6 +129,7 @@ sealed unsafe class FakeCrash
         if (NameMissing && Silent.Count > 0) Assert.True(b.SetText("CPU_MISSING", string.Join(",", Silent.Order())));
         Assert.True(b.AddText("MEMORY", "1000-a0000,100000-200000"));
         Assert.True(b.AddText("CAPTURE_ARGS", "console=ttyS0 nmidump=window"));
+        if (NotOnline != null) Assert.True(b.AddText("NOT_ONLINE_APIC_IDS", NotOnline));
         return Encoding.ASCII.GetString(b.Text);
     }
 
@@ -158,9 +163,17 @@ sealed unsafe class FakeCrash
         var loads = new LoadSegment[16];
         Assert.True(ElfCoreHeader.Read(header, Window, Ram, CrashKernel, notes, loads, out CoreHeaderInfo info, out ElfCoreError error),
             DumpInspector.Describe(error));
-        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize, loads.AsSpan(0, info.Loads), out VmcoreLayout layout, out error));
+        byte[] extra = [];
+        if (Filter is DumpFilterStats f)
+        {
+            var text = new byte[256];
+            int n = DumpFilter.WriteNoteText(text, f);
+            extra = new byte[ElfNote.SizeOf(DumpFilter.NoteName.Length, n)];
+            ElfNote.Write(extra, DumpFilter.NoteName, DumpFilter.NoteType, text.AsSpan(0, n));
+        }
+        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize + (ulong)extra.Length, loads.AsSpan(0, info.Loads), out VmcoreLayout layout, out error));
         var file = new byte[layout.FileSize];
-        Assert.True(global::Vmcore.WritePrefix(file.AsSpan(0, (int)layout.LoadsOffset), layout, notes.AsSpan(0, info.NoteBuffers),
+        Assert.True(global::Vmcore.WritePrefix(file.AsSpan(0, (int)layout.LoadsOffset), layout, notes.AsSpan(0, info.NoteBuffers), extra,
             loads.AsSpan(0, info.Loads), Window, out error), DumpInspector.Describe(error));
         for (int i = 0; i < info.Loads; i++)
         {

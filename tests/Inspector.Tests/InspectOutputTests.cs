@@ -127,6 +127,29 @@ public class InspectOutputTests : IDisposable
     }
 
     [Fact]
+    public void FilteredDump_ShowsItsLevelAndWhatWasLeftOut_AndCpusNeverOnline()
+    {
+        var crash = new FakeCrash
+        {
+            Filter = new DumpFilterStats { Level = 31, RamBytes = 1UL << 30, DataBytes = 3 << 20, ZeroBytes = 20 << 20, FreeBytes = (1UL << 30) - (23 << 20), Segments = 12 },
+            NotOnline = "4-7",
+        };
+        var run = CliRun.Of(_dir.Write("filtered", crash.Vmcore()), "--no-disasm");
+        Assert.Equal(0, run.Exit);
+        Assert.Contains("dump       dump_level 31 (zero pages as holes, free pages left out): 1 GiB of RAM; 3 MiB in the file, "
+            + "20 MiB of zero pages left as holes, 1001 MiB of free pages left out (12 PT_LOADs)", run.Out);
+        Assert.Contains("present but never online (no registers by design; no broadcast IPI reached them): APIC IDs 4-7", run.Out);
+    }
+
+    [Fact]
+    public void DumpWithoutAFilterNote_SaysItIsFull()
+    {
+        var run = CliRun.Of(_vmcore, "--no-disasm");
+        Assert.Contains("dump       no dump-filter note (a full dump): 1.6 MiB of memory, 1.6 MiB of it in the file", run.Out);
+        Assert.DoesNotContain("present but never online", run.Out);
+    }
+
+    [Fact]
     public void GoodDump_ShowsTheLastFiftyLogLinesInDmesgForm()
     {
         var run = CliRun.Of(_vmcore);

@@ -14,7 +14,7 @@ public sealed class TransferProgress
     readonly bool _terminal;
     readonly object _gate = new();
     readonly Stopwatch _clock = new();
-    TimeSpan _lastDraw = TimeSpan.MinValue;
+    TimeSpan? _lastDraw;
     string _bar = "";
     ulong _done, _total;
 
@@ -51,7 +51,7 @@ public sealed class TransferProgress
             _total = total;
             if (!_terminal) return;
             TimeSpan now = _clock.Elapsed;
-            if (done < total && now - _lastDraw < RedrawEvery) return;
+            if (done < total && _lastDraw is TimeSpan last && now - last < RedrawEvery) return;
             _lastDraw = now;
             _bar = Format(done, total, now);
             _out.Write("\r\u001b[K" + _bar);
@@ -76,9 +76,11 @@ public sealed class TransferProgress
         double fraction = total == 0 ? 1 : Math.Min(1.0, (double)done / total);
         int filled = (int)Math.Round(fraction * BarWidth);
         double seconds = elapsed.TotalSeconds;
-        double rate = seconds > 0 ? done / seconds : 0;
+        // The clock starts at the first chunk: until a little time has passed a rate means nothing.
+        double rate = seconds >= 0.05 ? done / seconds : 0;
         string left = done >= total ? "done" : rate > 0 ? $"{(total - done) / rate:F1} s left" : "starting";
-        return $"vmcore [{new string('#', filled)}{new string('.', BarWidth - filled)}] {Mib(done)} of {Mib(total)} MiB  {rate / 1e6:F0} MB/s  {left}";
+        string speed = rate > 0 ? $"{rate / 1e6:F0} MB/s" : "- MB/s";
+        return $"vmcore [{new string('#', filled)}{new string('.', BarWidth - filled)}] {Mib(done)} of {Mib(total)} MiB  {speed}  {left}";
     }
 
     /// <summary>"run: received 1056443392 bytes (1007.5 MiB) in 1.38 s (765 MB/s) through the window; NMI to verified vmcore 1.62 s".</summary>
