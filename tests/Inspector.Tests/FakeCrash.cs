@@ -133,8 +133,8 @@ sealed unsafe class FakeCrash
         return Encoding.ASCII.GetString(b.Text);
     }
 
-    /// <summary>The first kernel's state at the crash, then the capture kernel's vmcore of it.</summary>
-    public byte[] Vmcore()
+    /// <summary>The first kernel's memory at the crash: code, kallsyms, the log, each CPU's note, VMCOREINFO; returns the note buffers.</summary>
+    List<PhysRange> WriteMemory()
     {
         WriteCode();
         if (WithKallsyms) Kallsyms().CopyTo(At(KallsymsAddress, Kallsyms().Length));
@@ -156,7 +156,13 @@ sealed unsafe class FakeCrash
             Assert.True(Vmcoreinfo.WriteNote(buffer, Encoding.ASCII.GetBytes(VmcoreinfoText())) > 0);
             noteBuffers.Add(new(VmcoreinfoAddress, (ulong)size));
         }
+        return noteBuffers;
+    }
 
+    /// <summary>The first kernel's state at the crash, then the capture kernel's vmcore of it.</summary>
+    public byte[] Vmcore()
+    {
+        List<PhysRange> noteBuffers = WriteMemory();
         var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
         Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
         var notes = new CoreNoteBuffer[64];
@@ -190,22 +196,7 @@ sealed unsafe class FakeCrash
     /// </summary>
     public ulong WriteWithHighLoad(string path, ulong physAddr, ulong size, byte[] marker)
     {
-        WriteCode();
-        if (WithKallsyms) Kallsyms().CopyTo(At(KallsymsAddress, Kallsyms().Length));
-        if (WithLog) WriteLog();
-        var noteBuffers = new List<PhysRange>();
-        for (int cpu = 0; cpu < Cpus; cpu++)
-        {
-            Span<byte> buffer = At(NoteAddress(cpu), CrashNote.BufferSize);
-            CrashNote.Clear(buffer);
-            if (!Silent.Contains(cpu)) Assert.True(CrashNote.Write(buffer, cpu + 1, Regs(cpu)));
-            noteBuffers.Add(new(NoteAddress(cpu), CrashNote.BufferSize));
-        }
-        int vmcoreinfoSize = Vmcoreinfo.NoteBufferSize(Vmcoreinfo.DefaultCapacity);
-        At(VmcoreinfoAddress, vmcoreinfoSize).Clear();
-        Assert.True(Vmcoreinfo.WriteNote(At(VmcoreinfoAddress, vmcoreinfoSize), Encoding.ASCII.GetBytes(VmcoreinfoText())) > 0);
-        noteBuffers.Add(new(VmcoreinfoAddress, (ulong)vmcoreinfoSize));
-
+        List<PhysRange> noteBuffers = WriteMemory();
         var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
         Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
         var notes = new CoreNoteBuffer[64];
