@@ -49,6 +49,22 @@ public class BootDefsTests
         Assert.Equal(expected, Inc[name]);
     }
 
+    /// <summary>
+    /// The pool (boot/layout.inc) covers the 64 GiB with 2 MiB pages (one page directory per
+    /// GiB): a 64 GiB QEMU guest has 61 GiB of RAM above 4 GiB; the first kernel also splits a 2 MiB
+    /// page per guard page region (255 CPUs' stack sets), the capture kernel maps a full dump's
+    /// 64 GiB window. The QEMU test boots the 64 GiB guest; this holds the arithmetic.
+    /// </summary>
+    [Fact]
+    public void ThePageTablePool_CoversSixtyFourGiBOfRam_AndAWindowAsLarge()
+    {
+        int pool = (int)Inc["PAGE_TABLE_POOL_PAGES"];
+        int ramAbove4G = 61, window = 64, upperLevels = 2;
+        int stackSplits = (int)((ulong)CpuLimit.MaxCpus * 72 * 1024 / PageTableBits.LargePageSize) + 2;
+        Assert.True(ramAbove4G + stackSplits + upperLevels + 1 <= pool, "the first kernel's pool is too small for 64 GiB");
+        Assert.True(ramAbove4G + window + upperLevels + 1 <= pool, "the capture kernel's pool is too small for 64 GiB and its window");
+    }
+
     [Fact]
     public void TheApicPagesAreTheOnesHoldingTheApicRegisters()
     {

@@ -15,6 +15,8 @@ public static class RunCommand
 
     /// <summary>The most guest RAM `run` accepts, in MiB: 64 GiB, what the page-table pools are sized for.</summary>
     public const int MaxMemoryMiB = 65536;
+    /// <summary>Guest RAM above this is given to QEMU unreserved (MAP_NORESERVE).</summary>
+    const int LazyRamAboveMiB = 8192;
 
     public sealed record Settings(int Smp, int MemoryMiB, string Append, int NmiDelayMs, bool InjectNmi, string OutDir,
         string Channels, int TimeoutSeconds, bool Echo, bool KeepWindow = false, int DumpLevel = 31);
@@ -117,6 +119,12 @@ public static class RunCommand
         }
         PrivateFile.Prepare(debugcon);
         extra.AddRange(["-debugcon", $"file:{debugcon}"]);
+        if (s.MemoryMiB > LazyRamAboveMiB)
+        {
+            // The guest's RAM is only touched where the kernel writes (a few MiB when idle): without
+            // a reservation a 64 GiB guest starts on a host with less, where plain -m is refused.
+            extra.AddRange(["-object", $"memory-backend-ram,id=guestram,size={s.MemoryMiB}M,reserve=off", "-machine", "memory-backend=guestram"]);
+        }
         string serialLog = Path.Combine(s.OutDir, "serial.log");
         var vm = QemuMachine.Start(new QemuOptions
         {
