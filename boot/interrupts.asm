@@ -3,6 +3,7 @@
 ; the x87/SSE state, calls trap_dispatch(frame) in C#, and restores. SDM Vol. 3A 6.12, 6.14.
 ; The frame layout is mirrored by arch-x86/TrapFrame.cs; change both together.
 bits 64
+%include "x86.inc"
 extern trap_dispatch
 
 section .text
@@ -41,6 +42,13 @@ isr_common:
     push r14
     push r15
     cld
+    ; A 64-bit interrupt gate loads SS with the null selector. IRET restores the interrupted SS
+    ; from the frame, so the handler may run on the kernel's data selector instead, as the rest of
+    ; the kernel does: under TCG the stack segment's size is part of every translation's key, and a
+    ; null SS made all code reached from an NMI (the crash path) a second, cold translation: 0.5-1 ms
+    ; per function the first time it ran there.
+    mov ax, SEL_DATA
+    mov ss, ax
     mov rbx, rsp                ; frame; rbx survives the call (callee-saved)
     sub rsp, 512
     and rsp, -16

@@ -73,6 +73,10 @@ static unsafe class VmcoreinfoNote
         b.AddText("CAPTURE_ARGS", captureArgs);
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
         s_storage.Length = s_storage.LoadLength = b.Length;
+        // The crash path's own code, run once now and undone: under TCG the first run of code is its
+        // translation, which cost 1.2-1.7 ms of the panic-to-capture time when left to the crash.
+        UpdateAtCrash(0, 0);
+        s_storage.Length = s_storage.LoadLength;
         WriteNote();
     }
 
