@@ -52,6 +52,20 @@ static unsafe class CrashNotes
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = Cpu.Rdtsc();
     }
 
+    /// <summary>
+    /// At boot: one save into this CPU's note, then the note cleared again. Under TCG the
+    /// first run of code is its translation; done here, the first CPU to answer a shootdown does not
+    /// pay for it inside the bound everyone waits on.
+    /// </summary>
+    public static void WarmUp(int cpu)
+    {
+        TrapFrame f;
+        CaptureRegisters(&f);
+        Save(cpu, &f);
+        CrashNote.Clear(BufferSpan(cpu));
+        fixed (ulong* t = s_savedAt.Tsc) t[cpu] = 0;
+    }
+
     /// <summary>Reads a CPU's note back: false when the buffer holds no note (the CPU never answered).</summary>
     public static bool Read(int cpu, out PrStatusRegs regs)
     {

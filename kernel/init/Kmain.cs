@@ -37,6 +37,7 @@ static unsafe class Kmain
         Nmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
+        CrashNotes.WarmUp(0);
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         Selftest.RunIfRequested();
