@@ -16,6 +16,8 @@ unsafe struct PerCpu
     public int InNmi;
     public int SwallowNmi;
     public ulong LastNmiRip;
+    /// <summary>Log lines an NMI printed while this CPU held the console (seq + 1 .. seq), printed after its own line.</summary>
+    public ulong ConsoleDeferredFrom, ConsoleDeferredTo;
     public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;

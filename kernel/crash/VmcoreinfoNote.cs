@@ -27,7 +27,7 @@ static unsafe class VmcoreinfoNote
         b.AddText("BUILD-ID", id.AsSpan());
         b.AddUnsigned("PAGESIZE", 4096);
         b.AddSymbol("log_buf", (ulong)Log.Area);
-        b.AddSize("log_buf", Log.RingBytes);
+        b.AddSize("log_buf", Log.AreaBytes);
         ref KernelLayout k = ref KernelLayout.Get;
         b.AddSymbol("kallsyms", k.KallsymsStart);
         b.AddSize("kallsyms", k.KallsymsEnd - k.KallsymsStart);
