@@ -2,14 +2,18 @@
 // starts on one CPU, possibly with NMIs still blocked, never starts another CPU, masks LINT1 so a
 // later external NMI cannot shoot it down, reads the ELF core header it was handed (checked as
 // Linux's /proc/vmcore checks it), reports the crash, exports the dump and powers off. It writes
-// nothing outside its own region but device registers and the export channel.
+// nothing outside its own region but device registers and the export channel. Any failure it can
+// still run code for ends the machine with the failure status 3 (README "Exit statuses").
 using System;
 using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
     public const int MaxNoteBuffers = 72, MaxLoads = 64, MaxRam = 64;
+    /// <summary>Lines of the first kernel's log shown when it does not say where its crash begins.</summary>
     const int LogTailLines = 20;
+    /// <summary>At most this many lines from the crash on (a post-notifiers panic on 64 CPUs prints a few hundred).</summary>
+    const int CrashLogLines = 1000;
 
     static ulong s_coreHeader, s_regionBase, s_regionSize;
 
@@ -44,6 +48,7 @@ static unsafe class Capture
         s_regionSize = regionSize;
         Serial.Init();
         Log.Init();
+        Panic.ExitOnPanic();
         LogLine first = default;
         first.Append("capture: ");
         first.Append(Version.Name);
@@ -56,6 +61,14 @@ static unsafe class Capture
         Log.Info(ref first);
 
         CpuSetup.BootCpu();
+        ReportEarlyNmis();
+        // The header is the only thing from the first kernel not covered by its digest (Linux leaves
+        // elfcorehdr out too): check it before anything in it is followed.
+        if (!ElfCoreHeader.CheckElfHeader(CoreHeaderBytes, out _, out _, out ElfCoreError headerError))
+        {
+            ReportBadHeader(in headerError);
+            Fail();
+        }
         if (!FindVmcoreinfo(out ReadOnlySpan<byte> info))
         {
             Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
@@ -67,23 +80,38 @@ static unsafe class Capture
         Params.Report();
         Platform.UseAcpiPowerOff(info);
 
-        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none).
+        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none),
+        // unless capture_nmi_test asks for NMIs during the export to show they are survived.
         LocalApic.DetectAndEnableMode();
-        LocalApic.Setup(0, ApicExtnmiMode.None);
+        LocalApic.Setup(0, Params.Current.CaptureNmiTest ? ApicExtnmiMode.All : ApicExtnmiMode.None);
 
         if (!ValidateCoreHeader(info)) Fail();
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
-        else DumpExport.Run();
+        else if (!DumpExport.Run()) Fail();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
 
     static void Fail()
     {
-        Log.Emerg("capture: giving up; powering off");
-        Power.Poweroff();
+        Log.Emerg("capture: giving up; exiting with the failure status");
+        Power.ExitFailure();
     }
+
+    static void ReportBadHeader(in ElfCoreError error)
+    {
+        LogLine l = default;
+        l.Append("capture: bad ELF core header: ");
+        error.Describe(ref l);
+        l.Append(" (at 0x");
+        l.AppendHex(s_coreHeader, 0);
+        l.Append(")");
+        Log.Err(ref l);
+    }
+
+    /// <summary>NMIs that reached the entry code's own gate before the kernel's IDT was loaded (boot/capture_entry.asm).</summary>
+    static void ReportEarlyNmis() => EarlyNmi.Report("by the capture kernel's entry code");
 
     /// <summary>The core header's size is known only after reading its ELF header (bounded by the tail it lives in).</summary>
     static ReadOnlySpan<byte> CoreHeaderBytes
@@ -131,12 +159,7 @@ static unsafe class Capture
         if (!ElfCoreHeader.Read(CoreHeaderBytes, FirstKernelMemory, Ram.Slice(0, s_ramCount), new PhysRange(s_regionBase, s_regionSize),
                 Notes, Loads, out s_info, out ElfCoreError error))
         {
-            LogLine l = default;
-            l.Append("capture: bad ELF core header at 0x");
-            l.AppendHex(s_coreHeader, 0);
-            l.Append(": ");
-            error.Describe(ref l);
-            Log.Err(ref l);
+            ReportBadHeader(in error);
             return false;
         }
         return true;
@@ -178,8 +201,14 @@ static unsafe class Capture
     {
         LogLine p = default;
         p.Append("capture: panic: ");
-        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message)) p.Append(message);
+        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message) && !message.IsEmpty) p.Append(message);
         else p.Append("(no PANIC_MESSAGE)");
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CPU", out long crashCpu))
+        {
+            p.Append(" (CPU ");
+            p.AppendDecimal(crashCpu);
+            p.Append(")");
+        }
         Log.Info(ref p);
         Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong crashtime);
         Log.Info($"capture: crashtime {crashtime}");
@@ -195,7 +224,7 @@ static unsafe class Capture
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
             Log.Info(ref l);
         }
-        ReportLogTail(info);
+        ReportLog(info);
     }
 
     /// <summary>The first kernel's kallsyms table, through VMCOREINFO (empty if it cannot be read).</summary>
@@ -239,12 +268,16 @@ static unsafe class Capture
         return i < list.Length && Vmcoreinfo.ParseDecimal(list.Slice(i, end - i), out long v) ? v : n;
     }
 
-    /// <summary>The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf).</summary>
-    static void ReportLogTail(ReadOnlySpan<byte> info)
+    /// <summary>
+    /// The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf): from the
+    /// crash's first line on (CRASH_LOG_SEQ, the panic line or the oops's first line), or, when the
+    /// first kernel did not say, its last lines.
+    /// </summary>
+    static void ReportLog(ReadOnlySpan<byte> info)
     {
         if (!Vmcoreinfo.FindSymbol(info, "log_buf", out ulong area) || !Vmcoreinfo.FindSize(info, "log_buf", out ulong size))
         {
-            Log.Emerg("capture: VMCOREINFO names no log_buf: no log tail");
+            Log.Emerg("capture: VMCOREINFO names no log_buf: no log");
             return;
         }
         byte* p = FirstKernelMemory.Map(area, size);
@@ -253,9 +286,12 @@ static unsafe class Capture
             Log.Emerg($"capture: the first kernel's log at 0x{area:x} (0x{size:x} bytes) is outside its RAM");
             return;
         }
-        KmsgReader r = Kmsg.ReadLast(new ReadOnlySpan<byte>(p, (int)size), LogTailLines);
+        var ring = new ReadOnlySpan<byte>(p, (int)size);
+        bool fromCrash = Vmcoreinfo.FindUnsigned(info, "CRASH_LOG_SEQ", out ulong fromSeq);
+        KmsgReader r = fromCrash ? Kmsg.ReadFrom(ring, fromSeq) : Kmsg.ReadLast(ring, LogTailLines);
         byte* line = stackalloc byte[LogLine.Capacity];
-        while (r.MoveNext())
+        int shown = 0;
+        while (shown < CrashLogLines && r.MoveNext())
         {
             KmsgRecord rec = r.Current;
             int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, new Span<byte>(line, LogLine.Capacity - 16));
@@ -263,7 +299,11 @@ static unsafe class Capture
             l.Append("capture: log: ");
             l.Append(new ReadOnlySpan<byte>(line, n));
             Log.Info(ref l);
+            shown++;
         }
-        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the tail stops there");
+        if (shown == CrashLogLines) Log.Info($"capture: the first kernel's log goes on past {CrashLogLines} lines; the vmcore holds the rest");
+        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the damaged records were skipped");
+        if (r.Unfinished > 0) Log.Info($"capture: {r.Unfinished} records of the first kernel's log were never finished (their CPUs were stopped while writing)");
+        if (Kmsg.ReadHeader(ring, out KmsgHeader h) && h.Lost > 0) Log.Info($"capture: the first kernel's log lost {h.Lost} records (the ring was full up to an unfinished one)");
     }
 }

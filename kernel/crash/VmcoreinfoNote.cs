@@ -1,7 +1,8 @@
 // The first kernel's VMCOREINFO note (kernel/vmcore_info.c): KEY=value lines the capture kernel and
 // the host tools need to read the dump — where the log ring, the symbol table and the panic
 // message are, the CPUs, RAM, and ACPI's power-off values — written at kexec load time, and
-// completed at crash time with CRASHTIME=, PANIC_MESSAGE= and CPU_MISSING=. It lives in the first
+// completed at crash time with CRASHTIME=, CRASH_CPU=, PANIC_MESSAGE= (the panic message or the
+// oops headline), CRASH_LOG_SEQ= (where the crash's lines begin in the log) and CPU_MISSING=. It lives in the first
 // kernel's memory; a PT_NOTE of the ELF core header points at it.
 using System;
 
@@ -74,8 +75,9 @@ static unsafe class VmcoreinfoNote
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
         b.SetDecimal("CRASHTIME", Clock.WallSeconds);
         b.SetUnsigned("PANIC_TSC", panicTsc);
-        b.SetDecimal("PANIC_CPU", PerCpuArea.ThisCpu);
+        b.SetDecimal("CRASH_CPU", PerCpuArea.ThisCpu);
         b.SetText("PANIC_MESSAGE", Panic.Message);
+        if (Panic.CrashLogSeq != Kmsg.NoSeq) b.SetUnsigned("CRASH_LOG_SEQ", Panic.CrashLogSeq);
         LogLine missing = default;
         int n = 0;
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)

@@ -30,10 +30,22 @@ public static partial class BootParams
                 line.Append("...");
             }
         }
+        int prefix = line.Length;
         line.Append(": expected ");
         AppendExpected(ref line, p);
         line.Append("; using ");
         AppendCurrent(ref line, in values, p);
+        if (line.Truncated && Spec(p).Type == BootParamType.Enum)
+        {
+            // A word list too long for one line (crashtest=): name where the whole list is.
+            LogLine shorter = new LogLine(0, 0);
+            shorter.Append(line.AsSpan().Slice(0, prefix));
+            shorter.Append(": expected one of the ");
+            shorter.AppendDecimal(WordCount(Spec(p).Words));
+            shorter.Append(" names ./build.sh params lists; using ");
+            AppendCurrent(ref shorter, in values, p);
+            return shorter;
+        }
         return line;
     }
 
@@ -162,12 +174,13 @@ public static partial class BootParams
                 break;
             case BootParamType.Enum:
                 int count = WordCount(spec.Words);
-                line.AppendChar('=');
+                line.Append(spec.BareWord >= 0 ? "[=" : "=");
                 for (int i = 0; i < count; i++)
                 {
                     if (i > 0) line.AppendChar('|');
                     line.Append(Word(spec.Words, i));
                 }
+                if (spec.BareWord >= 0) line.AppendChar(']');
                 break;
             case BootParamType.String:
                 line.Append("=<string>");

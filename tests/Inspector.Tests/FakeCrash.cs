@@ -121,7 +121,7 @@ sealed unsafe class FakeCrash
         Assert.True(b.AddUnsigned("TSC_KHZ", 2_000_000));
         Assert.True(b.SetUnsigned("CRASHTIME", CrashTime));
         Assert.True(b.SetText("PANIC_MESSAGE", PanicMessage));
-        Assert.True(b.SetDecimal("PANIC_CPU", 0));
+        Assert.True(b.SetDecimal("CRASH_CPU", 0));
         if (NameMissing && Silent.Count > 0) Assert.True(b.SetText("CPU_MISSING", string.Join(",", Silent.Order())));
         Assert.True(b.AddText("MEMORY", "1000-a0000,100000-200000"));
         Assert.True(b.AddText("CAPTURE_ARGS", "console=ttyS0 nmidump=window"));
