@@ -30,14 +30,17 @@ static unsafe class Nmi
 
     public static int Received => Volatile.Read(ref s_received);
 
-    public static void Init()
+    public static void Init() => OverrideReason((NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason));
+
+    /// <summary>nmi_reason=, or a test trigger that needs it: the next reason read reports SERR or IOCHK, once.</summary>
+    public static void OverrideReason(NmiReasonOverride reason)
     {
-        s_forcedReason = (NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason) switch
+        Volatile.Write(ref s_forcedReason, reason switch
         {
             NmiReasonOverride.Serr => NmiReason.Serr,
             NmiReasonOverride.Iochk => NmiReason.Iochk,
             _ => 0,
-        };
+        });
     }
 
     static ref Chain ChainOf(NmiType type)

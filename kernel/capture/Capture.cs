@@ -110,6 +110,21 @@ static unsafe class Capture
         Log.Err(ref l);
     }
 
+    /// <summary>
+    /// capture_nmi_test: the export stops after its first chunk until two NMIs were handled (at most
+    /// TestNmiWaitUs), so a test can inject them mid-export and then check the vmcore still verifies.
+    /// </summary>
+    public static void WaitForTestNmis()
+    {
+        int before = Nmi.Received;
+        Log.Info("capture: capture_nmi_test: waiting up to 10 s for two NMIs");
+        ulong deadline = Clock.DeadlineAfterUs(TestNmiWaitUs);
+        while (Nmi.Received - before < 2 && !Clock.Passed(deadline)) Cpu.Pause();
+        Log.Info($"capture: capture_nmi_test: {Nmi.Received - before} NMIs handled; the export goes on");
+    }
+
+    const ulong TestNmiWaitUs = 10_000_000;
+
     /// <summary>NMIs that reached the entry code's own gate before the kernel's IDT was loaded (boot/capture_entry.asm).</summary>
     static void ReportEarlyNmis() => EarlyNmi.Report("by the capture kernel's entry code");
 
