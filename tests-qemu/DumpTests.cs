@@ -24,7 +24,7 @@ public class DumpTests
         return (p.ExitCode, output + err.Result);
     }
 
-    static (int Status, string Output, string Dir) Run(params string[] args)
+    internal static (int Status, string Output, string Dir) Run(params string[] args)
     {
         Assert.True(File.Exists(Driver), $"{Driver} is missing: ./build.sh builds it before running the tests");
         string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;
@@ -58,6 +58,11 @@ public class DumpTests
                 Assert.Equal(0xC0DE0000UL + (ulong)(pid - 1), regs.R12);
             }
             Assert.Equal("NMI: Not continuing", dump.Vmcoreinfo["PANIC_MESSAGE"]);
+            // The crashing CPU the dump names is the one whose panic the console showed.
+            var panicker = Regex.Match(output, @"Kernel panic - not syncing: NMI: Not continuing[\s\S]*?CPU: (\d+) PID: 0 Comm: swapper/");
+            Assert.True(panicker.Success, output);
+            Assert.Equal(panicker.Groups[1].Value, dump.Vmcoreinfo["CRASH_CPU"]);
+            Assert.Contains($"panic      NMI: Not continuing (CPU {panicker.Groups[1].Value})", output);
 
             var (rs, notes) = Tool("readelf", "-n", vmcore);
             Assert.Equal(0, rs);
@@ -89,6 +94,44 @@ public class DumpTests
             var dump = VmcoreReader.Read(Path.Combine(dir, "vmcore"));
             Assert.Equal(4, dump.Cpus.Count);
             Assert.False(dump.Vmcoreinfo.ContainsKey("CPU_MISSING"), "a CPU did not answer the shootdown");
+            // Who crashed and why: CPU 1 oopses (its headline) or CPU 0's panic wins the race; the
+            // nested NMI panics CPU 1 itself.
+            string crash = $"{dump.Vmcoreinfo["PANIC_MESSAGE"]} (CPU {dump.Vmcoreinfo["CRASH_CPU"]})";
+            string[] expected = scenario == "OOPS_PANIC_RACE"
+                ? ["invalid opcode: 0000 [#1] SMP (CPU 1)", "crashtest: OOPS_PANIC_RACE (CPU 0)"]
+                : ["crashtest: NESTED_NMI_PANIC (CPU 1)"];
+            Assert.Contains(crash, expected);
+            Assert.Contains($"capture: panic: {crash}", output);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>The capture kernel fails (a core header it refuses): run fails at QEMU's exit with status 3, not at its time-out.</summary>
+    [Fact]
+    public void Run_WhenTheCaptureKernelFails_FailsAtItsExitNamingTheStatus()
+    {
+        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--timeout", "600", "--append", "crashtest=PANIC kexec_corrupt_test=elfcorehdr");
+        try
+        {
+            Assert.NotEqual(0, status);
+            Assert.Contains("run: no verified vmcore: QEMU exited with status 3 (kernel-detected failure (isa-debug-exit 1, status 3))", output);
+            Assert.Contains("capture: bad ELF core header: no program headers (e_phnum 0)", output);
+            Assert.DoesNotContain("Timed out", output);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>The jump is refused and the first kernel's panic halts (panic=0): run says so as soon as the panic ends, not at its time-out.</summary>
+    [Fact]
+    public void Run_WhenThePanicEndsWithoutAJump_FailsAsSoonAsItEnds()
+    {
+        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--timeout", "600", "--append", "crashtest=PANIC kexec_corrupt_test=handover");
+        try
+        {
+            Assert.NotEqual(0, status);
+            Assert.Contains("kexec: hand-over code digest mismatch", output);
+            Assert.Contains("run: no verified vmcore: the first kernel's panic ended without a jump to the capture kernel", output);
+            Assert.DoesNotContain("Timed out", output);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -67,6 +67,10 @@ static unsafe class Panic
         l.Append(message.AsSpan());
         ulong seq = Log.Emerg(ref l);
         RecordReason(reason.IsEmpty ? message.AsSpan() : reason, reason.IsEmpty ? seq : reasonSeq);
+        // dump_stack()'s header, as Linux's panic prints it, unless an oops on this CPU just did.
+        PerCpu* cpu = PerCpuArea.This;
+        if (entry == 1 && (cpu == null || cpu->OopsLogFrom == 0))
+            Log.Emerg($"CPU: {me} PID: 0 Comm: swapper/{me} Not tainted {Version.Release} #1");
 
         TrapFrame own;
         if (regs == null)

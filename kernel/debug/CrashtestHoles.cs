@@ -47,6 +47,9 @@ static unsafe partial class Crashtest
             case CrashTestType.NmiOopsRace:
                 Nmi.Register(NmiType.Local, &OopsInNmi);
                 break;
+            case CrashTestType.PrintkStorm:
+                CrashPoints.Register(CrashPoint.CrashKexec, &StormAtCrashKexec);
+                break;
             case CrashTestType.NotifierOops:
                 Params.OverrideForTest(BootParam.CrashKexecPostNotifiers, 1);
                 PanicNotifiers.Register(&FaultingNotifier, 100);
@@ -141,6 +144,16 @@ static unsafe partial class Crashtest
             Log.Debug($"printk storm: CPU {me} line {i}");
             if (target && Clock.Passed(until)) Panic.KernelPanic("crashtest: PRINTK_STORM");
         }
+    }
+
+    /// <summary>
+    /// The panicking CPU at crash_kexec, before the shootdown: the storm goes on against the claimed
+    /// panic until some line was dropped (or the bound passes), so the drop count is always exercised.
+    /// </summary>
+    static void StormAtCrashKexec()
+    {
+        ulong deadline = Clock.DeadlineAfterUs(RaceStepBoundUs);
+        while (Log.DroppedInPanic == 0 && !Clock.Passed(deadline)) Cpu.Pause();
     }
 
     // ---- NMI_OOPS_RACE ----------------------------------------------------------------------------

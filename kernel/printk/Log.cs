@@ -99,6 +99,9 @@ static unsafe class Log
         return seq;
     }
 
+    /// <summary>Lines other CPUs lost since the panic began.</summary>
+    public static long DroppedInPanic => Volatile.Read(ref s_droppedInPanic);
+
     /// <summary>Logs how many lines other CPUs lost since the panic began (once per new batch).</summary>
     public static void ReportDroppedInPanic()
     {
@@ -131,6 +134,10 @@ static unsafe class Log
 
     static void Console(ReadOnlySpan<byte> text, ulong ts, int cpu, ulong seq)
     {
+        // Stored before another CPU claimed the panic: its console is the panicking CPU's now (Linux
+        // 6.x's non-panic CPUs abandon console output too); this CPU must not hold the lock there.
+        int panicCpu = Panic.PanicCpu;
+        if (panicCpu >= 0 && panicCpu != cpu) return;
         LockResult result = s_console.Acquire(cpu, Clock.DeadlineAfterUs(LockBoundUs));
         if (result == LockResult.TimedOut && Panic.PanicCpu == cpu)
         {
