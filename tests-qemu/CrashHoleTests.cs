@@ -101,17 +101,21 @@ public class CrashHoleTests
         Assert.Equal("crashtest: NMI_OOPS_RACE", dump.Vmcoreinfo["PANIC_MESSAGE"]);
     }
 
-    /// <summary>Hole 6: a panic notifier faults (crash_kexec_post_notifiers, turned on by the trigger); the dump is still complete.</summary>
-    [Fact]
-    public void NotifierOops_StillEndsInACompleteDump()
+    /// <summary>
+    /// Hole 6: a panic notifier faults (crash_kexec_post_notifiers, turned on by the trigger): an
+    /// oops, or a double fault that re-enters panic() from the #DF stack. The dump is still complete.
+    /// </summary>
+    [Theory]
+    [InlineData("NOTIFIER_OOPS", "invalid opcode: 0000 [#1] SMP")]
+    [InlineData("PANIC_DOUBLE_FAULT", "double fault: 0000 [#1] SMP")]
+    public void AFaultInsidePanic_StillEndsInACompleteDump(string scenario, string oops)
     {
-        var (output, dump) = Reproduce("NOTIFIER_OOPS");
+        var (output, dump) = Reproduce(scenario);
         Assert.Contains("crashtest: sets crash_kexec_post_notifiers=1", output);
-        Assert.Contains("crashtest: a panic notifier faults", output);
-        Assert.Contains("invalid opcode: 0000 [#1] SMP", output);
+        Assert.Contains(oops, output);
         Assert.Contains("panic: a fault inside the panic; going straight to crash_kexec", output);
         AssertEveryCpuSaved(dump, output);
-        Assert.Equal("crashtest: NOTIFIER_OOPS", dump.Vmcoreinfo["PANIC_MESSAGE"]);
+        Assert.Equal($"crashtest: {scenario}", dump.Vmcoreinfo["PANIC_MESSAGE"]);
         Assert.Equal("1", dump.Vmcoreinfo["CRASH_CPU"]);
     }
 }

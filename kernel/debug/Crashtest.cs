@@ -138,10 +138,7 @@ static unsafe partial class Crashtest
                 NullWrite();
                 break;
             case CrashTestType.DoubleFault:
-                // With the #GP gate absent, the #GP raises #NP while it is delivered: a contributory
-                // fault during a contributory fault is a double fault (SDM Vol. 3A table 6-5).
-                Idt.SetPresent(Vectors.GeneralProtection, false);
-                GeneralProtection();
+                DoubleFault();
                 break;
             case CrashTestType.StackOverflow:
                 Recurse(0);
@@ -173,6 +170,16 @@ static unsafe partial class Crashtest
         f.Append(" did not crash the kernel");
         Log.Err(ref f);
         Power.ExitFailure();
+    }
+
+    /// <summary>
+    /// With the #GP gate absent, the #GP raises #NP while it is delivered: a contributory fault
+    /// during a contributory fault is a double fault (SDM Vol. 3A table 6-5).
+    /// </summary>
+    static void DoubleFault()
+    {
+        Idt.SetPresent(Vectors.GeneralProtection, false);
+        GeneralProtection();
     }
 
     /// <summary>Spins in this very function (no call out), so the saved RIP names it.</summary>

@@ -8,6 +8,7 @@
 //   PRINTK_STORM       every CPU prints without pause; the target panics mid-storm.
 //   NMI_OOPS_RACE      CPU B oopses inside an NMI handler while CPU A panics.
 //   NOTIFIER_OOPS      a panic notifier faults (crash_kexec_post_notifiers).
+//   PANIC_DOUBLE_FAULT the same, with a double fault: panic() re-entered from the #DF stack.
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -51,6 +52,7 @@ static unsafe partial class Crashtest
                 CrashPoints.Register(CrashPoint.CrashKexec, &StormAtCrashKexec);
                 break;
             case CrashTestType.NotifierOops:
+            case CrashTestType.PanicDoubleFault:
                 Params.OverrideForTest(BootParam.CrashKexecPostNotifiers, 1);
                 PanicNotifiers.Register(&FaultingNotifier, 100);
                 break;
@@ -72,6 +74,9 @@ static unsafe partial class Crashtest
                 break;
             case CrashTestType.NotifierOops:
                 Panic.KernelPanic("crashtest: NOTIFIER_OOPS");
+                break;
+            case CrashTestType.PanicDoubleFault:
+                Panic.KernelPanic("crashtest: PANIC_DOUBLE_FAULT");
                 break;
         }
     }
@@ -172,6 +177,11 @@ static unsafe partial class Crashtest
 
     static void FaultingNotifier(ReadOnlySpan<byte> message)
     {
+        if (s_test == CrashTestType.PanicDoubleFault)
+        {
+            Log.Emerg("crashtest: a panic notifier double-faults");
+            DoubleFault();
+        }
         Log.Emerg("crashtest: a panic notifier faults");
         Ud2();
     }

@@ -22,6 +22,7 @@ public enum CrashTestType
     PrintkStorm,
     NmiOopsRace,
     NotifierOops,
+    PanicDoubleFault,
 }
 
 public static class CrashtestScenario

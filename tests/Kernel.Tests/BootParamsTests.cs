@@ -207,7 +207,7 @@ public class BootParamsTests
     [InlineData("crashtest_delay_ms=1s", "Malformed boot parameter crashtest_delay_ms=1s: expected an integer of at least 0; using 0")]
     [InlineData("poweroff_after_ms=soon", "Malformed boot parameter poweroff_after_ms=soon: expected an integer of at least 0; using never")]
     [InlineData("poweroff_after_ms=-5", "Malformed boot parameter poweroff_after_ms=-5: expected an integer of at least 0; using never")]
-    [InlineData("crashtest=panic", "Malformed boot parameter crashtest=panic: expected one of the 16 names ./build.sh params lists; using none")]
+    [InlineData("crashtest=panic", "Malformed boot parameter crashtest=panic: expected one of the 17 names ./build.sh params lists; using none")]
     [InlineData("crashkernel=", "Malformed boot parameter crashkernel=: expected a value of at most 128 characters; using none")]
     [InlineData("crashkernel", "Malformed boot parameter crashkernel: expected a value of at most 128 characters; using none")]
     public void MalformedValue_IsReportedExactlyAndTheDefaultKept(string text, string expected)
@@ -266,7 +266,7 @@ public class BootParamsTests
         var copy = report;
         var line = copy.MalformedLine(0);
         Assert.False(line.Truncated);
-        Assert.EndsWith(": expected one of the 16 names ./build.sh params lists; using none", Ascii.Of(line));
+        Assert.EndsWith(": expected one of the 17 names ./build.sh params lists; using none", Ascii.Of(line));
     }
 
     [Fact]
@@ -514,7 +514,7 @@ public class BootParamsTests
     [InlineData(BootParam.CrashtestCpu, "crashtest_cpu=<integer >= 0>  (default 0)")]
     [InlineData(BootParam.PoweroffAfterMs, "poweroff_after_ms=<integer >= 0>  (default never)")]
     [InlineData(BootParam.Crashkernel, "crashkernel=<string>  (default none)")]
-    [InlineData(BootParam.Crashtest, "crashtest=PANIC|BUG|EXCEPTION|DOUBLE_FAULT|STACK_OVERFLOW|PANIC_STOP_IRQOFF|HARDLOCKUP|NMI_HANG|OOPS_PANIC_RACE|DOUBLE_PANIC|NESTED_NMI_PANIC|REASON_LOCK_PANIC|RUNAWAY_WRITER|PRINTK_STORM|NMI_OOPS_RACE|NOTIFIER_OOPS  (default none)")]
+    [InlineData(BootParam.Crashtest, "crashtest=PANIC|BUG|EXCEPTION|DOUBLE_FAULT|STACK_OVERFLOW|PANIC_STOP_IRQOFF|HARDLOCKUP|NMI_HANG|OOPS_PANIC_RACE|DOUBLE_PANIC|NESTED_NMI_PANIC|REASON_LOCK_PANIC|RUNAWAY_WRITER|PRINTK_STORM|NMI_OOPS_RACE|NOTIFIER_OOPS|PANIC_DOUBLE_FAULT  (default none)")]
     public void Usage_ShowsSyntaxAndDefault(BootParam p, string expected)
     {
         var line = BootParams.FormatUsage(p);
