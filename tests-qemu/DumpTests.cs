@@ -106,31 +106,44 @@ public class DumpTests
         finally { Directory.Delete(dir, true); }
     }
 
-    /// <summary>The capture kernel fails (a core header it refuses): run fails at QEMU's exit with status 3, not at its time-out.</summary>
+    /// <summary>An oops with kdump armed: the vmcore names the oops headline and the CPU that oopsed, and the inspector shows both.</summary>
     [Fact]
-    public void Run_WhenTheCaptureKernelFails_FailsAtItsExitNamingTheStatus()
+    public void OopsDump_TheInspectorNamesTheOopsAndItsCpu()
     {
-        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--timeout", "600", "--append", "crashtest=PANIC kexec_corrupt_test=elfcorehdr");
+        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--append", "crashtest=BUG crashtest_cpu=1");
         try
         {
-            Assert.NotEqual(0, status);
-            Assert.Contains("run: no verified vmcore: QEMU exited with status 3 (kernel-detected failure (isa-debug-exit 1, status 3))", output);
-            Assert.Contains("capture: bad ELF core header: no program headers (e_phnum 0)", output);
-            Assert.DoesNotContain("Timed out", output);
+            Assert.True(status == 0, $"run exited {status}:\n{output}");
+            var dump = VmcoreReader.Read(Path.Combine(dir, "vmcore"));
+            Assert.Equal("invalid opcode: 0000 [#1] SMP", dump.Vmcoreinfo["PANIC_MESSAGE"]);
+            Assert.Equal("1", dump.Vmcoreinfo["CRASH_CPU"]);
+            Assert.Contains("panic      invalid opcode: 0000 [#1] SMP (CPU 1)", output);
+            Assert.Contains("capture: panic: invalid opcode: 0000 [#1] SMP (CPU 1)", output);
+            var log = dump.Log();
+            Assert.False(log.Corrupt);
+            Assert.Contains("invalid opcode: 0000 [#1] SMP", log.Lines);
         }
         finally { Directory.Delete(dir, true); }
     }
 
-    /// <summary>The jump is refused and the first kernel's panic halts (panic=0): run says so as soon as the panic ends, not at its time-out.</summary>
-    [Fact]
-    public void Run_WhenThePanicEndsWithoutAJump_FailsAsSoonAsItEnds()
+    /// <summary>
+    /// No capture is coming: the capture kernel fails (a core header it refuses: QEMU exits with
+    /// status 3), or the jump is refused and the first kernel's panic halts (panic=0). run says so at
+    /// once, not at its time-out.
+    /// </summary>
+    [Theory]
+    [InlineData("elfcorehdr", "capture: bad ELF core header: no program headers (e_phnum 0)",
+        "run: no verified vmcore: QEMU exited with status 3 (kernel-detected failure (isa-debug-exit 1, status 3))")]
+    [InlineData("handover", "kexec: hand-over code digest mismatch",
+        "run: no verified vmcore: the first kernel's panic ended without a jump to the capture kernel")]
+    public void Run_WhenNoCaptureComes_FailsAtOnceSayingWhy(string corrupt, string cause, string verdict)
     {
-        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--timeout", "600", "--append", "crashtest=PANIC kexec_corrupt_test=handover");
+        var (status, output, dir) = Run("--smp", "2", "--mem", "64", "--no-nmi", "--timeout", "600", "--append", $"crashtest=PANIC kexec_corrupt_test={corrupt}");
         try
         {
             Assert.NotEqual(0, status);
-            Assert.Contains("kexec: hand-over code digest mismatch", output);
-            Assert.Contains("run: no verified vmcore: the first kernel's panic ended without a jump to the capture kernel", output);
+            Assert.Contains(cause, output);
+            Assert.Contains(verdict, output);
             Assert.DoesNotContain("Timed out", output);
         }
         finally { Directory.Delete(dir, true); }

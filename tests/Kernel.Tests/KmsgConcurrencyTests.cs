@@ -54,7 +54,7 @@ public class KmsgConcurrencyTests
             start.SignalAndWait();
             try
             {
-                for (; !stop.IsCancellationRequested; walks++) WalkWhileWritten(area, 1 << 20);
+                for (; !stop.IsCancellationRequested; walks++) KmsgTests.WalkBounded(area, 1 << 20);
             }
             catch (Exception e) { walkFailure = e; }
         });
@@ -82,24 +82,6 @@ public class KmsgConcurrencyTests
             Assert.True(n > lastOf[w], $"writer {w}'s line {n} after its line {lastOf[w]}");
             Assert.Equal((ulong)n, r.Ts);
             lastOf[w] = n;
-        }
-    }
-
-    /// <summary>A walk of a ring others are writing: bounded, inside the area, numbers growing (contents may be mid-overwrite).</summary>
-    static unsafe void WalkWhileWritten(byte[] area, int capacity)
-    {
-        int records = 0;
-        ulong last = 0;
-        var reader = Kmsg.Read(area);
-        while (reader.MoveNext())
-        {
-            var r = reader.Current;
-            fixed (byte* a = area)
-            fixed (byte* x = r.Text)
-                Assert.True(r.Text.IsEmpty || (x >= a + Kmsg.HeaderSize && x + r.Text.Length <= a + area.Length), "text outside the area");
-            Assert.True(records == 0 || r.Seq > last, "sequence numbers must grow along the walk");
-            last = r.Seq;
-            Assert.True(++records <= capacity / Kmsg.RecordHeaderSize, "the walk did not end");
         }
     }
 

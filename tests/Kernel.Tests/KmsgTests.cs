@@ -388,11 +388,13 @@ public class KmsgTests
         }
     }
 
-    internal static void CheckReaderIsSafe(byte[] area, int capacity)
+    /// <summary>One walk: it ends, every text lies inside the record area, numbers grow. Safe on a ring others write.</summary>
+    internal static int WalkBounded(byte[] area, int capacity)
     {
         int records = 0;
         ulong lastSeq = 0;
         var reader = Kmsg.Read(area);
+        var buf = new byte[64];
         while (reader.MoveNext())
         {
             var r = reader.Current;
@@ -400,11 +402,16 @@ public class KmsgTests
             Assert.True(Inside(area, r.Text), "record text outside the record area");
             Assert.True(records == 0 || r.Seq > lastSeq, "sequence numbers must grow along the walk");
             lastSeq = r.Seq;
-            var buf = new byte[64];
             Kmsg.FormatRecord(r.TimestampNs, r.Text, buf);
             records++;
             Assert.True(records <= capacity / Kmsg.RecordHeaderSize, "the walk did not end");
         }
+        return records;
+    }
+
+    internal static void CheckReaderIsSafe(byte[] area, int capacity)
+    {
+        int records = WalkBounded(area, capacity);
         Assert.Equal((ulong)records, Kmsg.Count(area));
         int last = 0;
         foreach (var r in Kmsg.ReadLast(area, 3)) last++;
