@@ -170,7 +170,7 @@ public class CaptureTests
                 extraArgs: ["-object", $"memory-backend-file,id=dumpwin,share=on,mem-path={window},size={64 << 20}", "-device", "ivshmem-plain,memdev=dumpwin"]);
             vm.Expect("idle: nothing more to do");
             vm.Qmp.InjectNmi();                       // the first kernel panics in NMI context: NMIs blocked at the jump
-            var wait = vm.WaitForSerialLine("capture: capture_nmi_test: waiting up to 10 s for two NMIs", Kernel.LineTimeout);
+            var wait = vm.WaitForSerialLine("capture: capture_nmi_test: waiting up to 30 s for two NMIs", Kernel.LineTimeout);
             vm.Qmp.InjectNmi();
             var first = vm.WaitForSerialLine(Uhhuh, Kernel.LineTimeout, wait.Index + 1);
             vm.Qmp.InjectNmi();

@@ -117,13 +117,13 @@ static unsafe class Capture
     public static void WaitForTestNmis()
     {
         int before = Nmi.Received;
-        Log.Info("capture: capture_nmi_test: waiting up to 10 s for two NMIs");
+        Log.Info("capture: capture_nmi_test: waiting up to 30 s for two NMIs");
         ulong deadline = Clock.DeadlineAfterUs(TestNmiWaitUs);
         while (Nmi.Received - before < 2 && !Clock.Passed(deadline)) Cpu.Pause();
         Log.Info($"capture: capture_nmi_test: {Nmi.Received - before} NMIs handled; the export goes on");
     }
 
-    const ulong TestNmiWaitUs = 10_000_000;
+    const ulong TestNmiWaitUs = 30_000_000;
 
     /// <summary>NMIs that reached the entry code's own gate before the kernel's IDT was loaded (boot/capture_entry.asm).</summary>
     static void ReportEarlyNmis() => EarlyNmi.Report("by the capture kernel's entry code");
