@@ -33,6 +33,12 @@ static unsafe class VmcoreinfoNote
         b.AddSize("kallsyms", k.KallsymsEnd - k.KallsymsStart);
         b.AddSymbol("_stext", k.TextStart);
         b.AddSymbol("_etext", k.TextEnd);
+        // The top page table (CR3): drgn's kernel mode refuses a VMCOREINFO without it. The kernel
+        // runs identity-mapped, so the virtual address is the physical one too.
+        b.AddSymbol("swapper_pg_dir", k.BootPml4);
+        // The unwind tables, so a reader without the kernel's ELF can still unwind every stack.
+        b.AddSymbol("eh_frame", k.EhFrameStart);
+        b.AddSize("eh_frame", k.EhFrameEnd - k.EhFrameStart);
         b.AddSymbol("panic_message", (ulong)Panic.MessageAddress);
         b.AddSize("panic_message", Panic.MessageCapacity);
         b.AddSymbol("crash_notes", (ulong)CrashNotes.Buffer(0));
