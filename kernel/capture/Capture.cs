@@ -8,7 +8,9 @@ using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
-    public const int MaxNoteBuffers = 72, MaxLoads = 64, MaxRam = 64;
+    /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note.</summary>
+    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 3;
+    public const int MaxLoads = 64, MaxRam = 64;
     const int LogTailLines = 20;
 
     static ulong s_coreHeader, s_regionBase, s_regionSize;
@@ -21,6 +23,9 @@ static unsafe class Capture
     static RamList s_ram;
     static CoreHeaderInfo s_info;
     static int s_ramCount;
+
+    struct EntryNote { public fixed byte Bytes[NmidumpNote.CaptureEntryNoteSize]; }
+    static EntryNote s_entryNote;
 
     public static bool Active => s_regionSize != 0;
     public static ulong RegionBase => s_regionBase;
@@ -72,6 +77,7 @@ static unsafe class Capture
         LocalApic.Setup(0, ApicExtnmiMode.None);
 
         if (!ValidateCoreHeader(info)) Fail();
+        AddEntryNote(entryTsc);
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else DumpExport.Run();
@@ -142,6 +148,21 @@ static unsafe class Capture
         return true;
     }
 
+    /// <summary>
+    /// This kernel's own note, after the first kernel's: when it started (NMIDUMP type 2), the last
+    /// stamp of the crash timeline. It lives in this image, which the identity window also maps.
+    /// </summary>
+    static void AddEntryNote(ulong entryTsc)
+    {
+        fixed (byte* p = s_entryNote.Bytes)
+        {
+            int size = NmidumpNote.WriteCaptureEntry(new Span<byte>(p, NmidumpNote.CaptureEntryNoteSize), entryTsc);
+            if (size == 0 || s_info.NoteBuffers >= MaxNoteBuffers) return;
+            Notes[s_info.NoteBuffers++] = new CoreNoteBuffer { Address = (ulong)p, Size = (ulong)size, UsedSize = (ulong)size, ProgramHeader = -1, Notes = 1 };
+            s_info.NotesSize += (ulong)size;
+        }
+    }
+
     /// <summary>"start-end,start-end" in hex, as the first kernel writes MEMORY=.</summary>
     public static int ParseRanges(ReadOnlySpan<byte> text, Span<PhysRange> into)
     {
@@ -189,10 +210,17 @@ static unsafe class Capture
         for (int cpu = 0; cpu < cpus && cpu < PerCpuArea.MaxCpus; cpu++)
         {
             LogLine l = default;
-            if (FindCpuNote(cpu, out PrStatusRegs regs))
+            bool saved = FindCpuNote(cpu, out PrStatusRegs regs);
+            if (saved)
                 CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
             else
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
+            // "...; answered the shootdown", "CPU 2 missing: never answered, waited 1000 ms"
+            if (FindStopStatus(cpu, out CpuStopStatus stop))
+            {
+                l.Append(saved ? "; " : ": ");
+                stop.Describe(ref l);
+            }
             Log.Info(ref l);
         }
         ReportLogTail(info);
@@ -220,6 +248,24 @@ static unsafe class Capture
             {
                 ElfNoteEntry e = r.Current;
                 if (e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out regs) && pid == cpu + 1) return true;
+            }
+        }
+        return false;
+    }
+
+    static bool FindStopStatus(int cpu, out CpuStopStatus status)
+    {
+        status = default;
+        Span<CoreNoteBuffer> notes = Notes;
+        for (int i = 0; i < s_info.NoteBuffers; i++)
+        {
+            byte* p = FirstKernelMemory.Map(notes[i].Address, notes[i].UsedSize);
+            if (p == null) continue;
+            ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
+            while (r.MoveNext())
+            {
+                ElfNoteEntry e = r.Current;
+                if (NmidumpNote.ReadStopStatus(in e, out status) && status.Cpu == (uint)cpu) return true;
             }
         }
         return false;
