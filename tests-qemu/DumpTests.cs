@@ -9,7 +9,7 @@ namespace Nmidump.QemuTests;
 
 public class DumpTests
 {
-    static readonly string Driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
+    internal static readonly string Driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
 
     /// <summary>Runs a tool; returns its exit status and everything it printed.</summary>
     public static (int Status, string Output) Tool(string file, params string[] args)
@@ -24,7 +24,7 @@ public class DumpTests
         return (p.ExitCode, output + err.Result);
     }
 
-    static (int Status, string Output, string Dir) Run(params string[] args)
+    internal static (int Status, string Output, string Dir) Run(params string[] args)
     {
         Assert.True(File.Exists(Driver), $"{Driver} is missing: ./build.sh builds it before running the tests");
         string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;

@@ -238,24 +238,23 @@ static unsafe class Capture
     static bool FindCpuNote(int cpu, out PrStatusRegs regs)
     {
         regs = default;
-        Span<CoreNoteBuffer> notes = Notes;
-        for (int i = 0; i < s_info.NoteBuffers; i++)
-        {
-            byte* p = FirstKernelMemory.Map(notes[i].Address, notes[i].UsedSize);
-            if (p == null) continue;
-            ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
-            while (r.MoveNext())
-            {
-                ElfNoteEntry e = r.Current;
-                if (e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out regs) && pid == cpu + 1) return true;
-            }
-        }
-        return false;
+        return FindNote(cpu, &IsCpusRegisters, out ElfNoteEntry e) && PrStatus.Read(in e, out _, out regs);
     }
 
     static bool FindStopStatus(int cpu, out CpuStopStatus status)
     {
         status = default;
+        return FindNote(cpu, &IsCpusStopStatus, out ElfNoteEntry e) && NmidumpNote.ReadStopStatus(in e, out status);
+    }
+
+    static bool IsCpusRegisters(in ElfNoteEntry e, int cpu) => e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out _) && pid == cpu + 1;
+
+    static bool IsCpusStopStatus(in ElfNoteEntry e, int cpu) => NmidumpNote.ReadStopStatus(in e, out CpuStopStatus s) && s.Cpu == (uint)cpu;
+
+    /// <summary>The first note of the validated buffers, in header order, that <paramref name="match"/> takes for this CPU.</summary>
+    static bool FindNote(int cpu, delegate*<in ElfNoteEntry, int, bool> match, out ElfNoteEntry found)
+    {
+        found = default;
         Span<CoreNoteBuffer> notes = Notes;
         for (int i = 0; i < s_info.NoteBuffers; i++)
         {
@@ -264,8 +263,9 @@ static unsafe class Capture
             ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
             while (r.MoveNext())
             {
-                ElfNoteEntry e = r.Current;
-                if (NmidumpNote.ReadStopStatus(in e, out status) && status.Cpu == (uint)cpu) return true;
+                if (!match(r.Current, cpu)) continue;
+                found = r.Current;
+                return true;
             }
         }
         return false;

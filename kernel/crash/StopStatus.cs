@@ -58,7 +58,11 @@ static unsafe class StopStatus
         else if (how == 0 || savedAt == 0)
         {
             state = CpuStopState.NeverAnswered;
+            // The whole bound: the wait ends at the first clock read past the deadline, a few
+            // microseconds (or, on a loaded TCG host, milliseconds) after it.
             if (r.IpiTsc != 0) waitedTicks = r.WaitEndTsc - r.IpiTsc;
+            ulong bound = CrashShutdown.ShootdownBoundUs * Clock.TscKhz / 1000;
+            if (waitedTicks > bound) waitedTicks = bound;
         }
         else
         {

@@ -280,13 +280,9 @@ public class CfiTests : IDisposable
         var b = new EhFrameBuilder(0x9000);
         int cie = b.Cie([0x0C, 7, 0, 0x90, 0]);                         // CFA = rsp: the caller's rsp never moves
         b.Fde(cie, 0x1000, 0x100);
-        EhFrame table = EhFrame.Parse(b.Bytes, 0x9000, out _)!;
         var memory = new FakeMemory();
         memory.Put(0x5000, 0x1010);
-        ulong?[] regs = new ulong?[Unwinder.GeneralRegisters];
-        regs[Unwinder.Rip] = 0x1010;
-        regs[Unwinder.Rsp] = 0x5000;
-        Backtrace bt = Unwinder.Unwind(regs, table, ref memory);
+        Backtrace bt = UnwindFrom(b, 0x1010, 0x5000, memory);
         Assert.Equal("the stack pointer did not move up: stopped", bt.End);
         Assert.Single(bt.Frames);
     }
@@ -296,13 +292,9 @@ public class CfiTests : IDisposable
     {
         var b = new EhFrameBuilder(0x9000);
         b.Fde(b.Cie(EhFrameBuilder.DefaultInitial), 0x1000, 0x100);
-        EhFrame table = EhFrame.Parse(b.Bytes, 0x9000, out _)!;
         var memory = new FakeMemory();
         memory.Put(0x5000, 0x7777);
-        ulong?[] regs = new ulong?[Unwinder.GeneralRegisters];
-        regs[Unwinder.Rip] = 0x1010;
-        regs[Unwinder.Rsp] = 0x5000;
-        Backtrace bt = Unwinder.Unwind(regs, table, ref memory);
+        Backtrace bt = UnwindFrom(b, 0x1010, 0x5000, memory);
         Assert.Equal([0x1010UL, 0x7777UL], bt.Frames.Select(f => f.Pc));
         Assert.Equal("no unwind information for 0x7776", bt.End);
     }
@@ -323,12 +315,17 @@ public class CfiTests : IDisposable
     {
         var b = new EhFrameBuilder(0x9000);
         b.Fde(b.Cie(EhFrameBuilder.DefaultInitial), 0x1000, 0x100, 0x0F, 1, 0x77);   // DW_CFA_def_cfa_expression, 1 byte
-        EhFrame table = EhFrame.Parse(b.Bytes, 0x9000, out _)!;
+        Assert.Equal("the CFA at 0x1000 is a DWARF expression (not supported)", UnwindFrom(b, 0x1000, 0x5000, new FakeMemory()).End);
+    }
+
+    /// <summary>Unwinds from rip/rsp (every other register unknown) with the tables of <paramref name="b"/> at 0x9000.</summary>
+    static Backtrace UnwindFrom(EhFrameBuilder b, ulong rip, ulong rsp, FakeMemory memory)
+    {
+        EhFrame table = EhFrame.Parse(b.Bytes, 0x9000, out string why) ?? throw new InvalidOperationException(why);
         ulong?[] regs = new ulong?[Unwinder.GeneralRegisters];
-        regs[Unwinder.Rip] = 0x1000;
-        regs[Unwinder.Rsp] = 0x5000;
-        var memory = new FakeMemory();
-        Assert.Equal("the CFA at 0x1000 is a DWARF expression (not supported)", Unwinder.Unwind(regs, table, ref memory).End);
+        regs[Unwinder.Rip] = rip;
+        regs[Unwinder.Rsp] = rsp;
+        return Unwinder.Unwind(regs, table, ref memory);
     }
 
     [Theory]
