@@ -20,6 +20,7 @@ unsafe struct PerCpu
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;
     public ulong McStackLow, McStackHigh;
+    public LapicTimer.State Timer;
     public Gdt.Table Gdt;
     public Gdt.Tss64 Tss;
 }
