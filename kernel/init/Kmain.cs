@@ -33,6 +33,7 @@ static unsafe class Kmain
         Params.Report();
         ShowMemoryMap();
         Nmi.Init();
+        HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
