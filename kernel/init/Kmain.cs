@@ -36,6 +36,7 @@ static unsafe class Kmain
         HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
+        CrashChannel.Init();
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         Selftest.RunIfRequested();

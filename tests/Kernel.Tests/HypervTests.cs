@@ -97,3 +97,141 @@ public class UnknownNmiClaimTests
         }
     }
 }
+
+public class ChannelSlotTests
+{
+    static ulong Ordinary(ulong seq) => ChannelSlot.Message(ChannelMessageType.Ordinary, seq);
+    static readonly ulong Reply = ChannelSlot.Message(ChannelMessageType.UnloadResponse, 999);
+
+    [Fact]
+    public void AMessageLandsOnlyInAnEmptySlot_AndOnlyTakingItEmptiesTheSlot()
+    {
+        ulong slot = 0;
+        Assert.True(ChannelSlot.TryPost(ref slot, Ordinary(1)));
+        Assert.False(ChannelSlot.TryPost(ref slot, Ordinary(2)));
+        Assert.Equal(Ordinary(1), ChannelSlot.Read(ref slot));
+        Assert.Equal(ChannelMessageType.Ordinary, ChannelSlot.TypeOf(ChannelSlot.Read(ref slot)));
+        Assert.Equal(Ordinary(1), ChannelSlot.Take(ref slot));
+        Assert.Equal(0UL, slot);
+        Assert.Equal(0UL, ChannelSlot.Take(ref slot));
+        Assert.True(ChannelSlot.TryPost(ref slot, Ordinary(3)));
+    }
+
+    [Fact]
+    public void Messages_AreNeverEmpty_AndKeepTheirType()
+    {
+        Gen.Select(Gen.Enum<ChannelMessageType>(), Gen.ULong[0, ulong.MaxValue >> 8]).Sample((type, seq) =>
+        {
+            ulong m = ChannelSlot.Message(type, seq);
+            Assert.Equal(type, ChannelSlot.TypeOf(m));
+            Assert.True(type == ChannelMessageType.None && seq == 0 || m != 0);
+        });
+    }
+
+    [Fact]
+    public void PanickingCpuThatIsNotTheOwner_NeverEmptiesTheOwnersSlot_SoTheReplyWaits()
+    {
+        ulong mine = Ordinary(7), owners = Ordinary(8);
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.False(ChannelSlot.UnloadStep(false, ref mine, ref owners, Reply, out ulong taken));
+            Assert.Equal(0UL, taken);
+        }
+        Assert.Equal(Ordinary(8), owners);
+        Assert.Equal(Ordinary(7), mine);     // not the owner: its own slot is not the channel's, left alone too
+        Assert.Equal(Ordinary(8), ChannelSlot.Take(ref owners));     // the owner empties it (its interrupt) ...
+        Assert.True(ChannelSlot.UnloadStep(false, ref mine, ref owners, Reply, out _));    // ... and the reply lands
+        Assert.Equal(Reply, owners);
+    }
+
+    [Fact]
+    public void PanickingCpuThatOwnsTheChannel_EmptiesItsOwnSlot_AndTheReplyLands()
+    {
+        ulong slot = Ordinary(3);
+        Assert.True(ChannelSlot.UnloadStep(true, ref slot, ref slot, Reply, out ulong taken));
+        Assert.Equal(Ordinary(3), taken);
+        Assert.Equal(Reply, slot);
+    }
+
+    enum Op { HostPost, OwnerInterrupt, WaiterStep }
+
+    /// <summary>
+    /// Any interleaving of the host's posts, the owner's interrupts (when it can take them) and the
+    /// panicking CPU's steps: no message is lost or overwritten, the reply lands only in an empty
+    /// slot, and it never lands while the slot holds a message nobody with the right to may empty.
+    /// </summary>
+    [Fact]
+    public void AnyInterleaving_LosesNoMessage_AndTheReplyLandsOnlyWhenTheSlotWasEmptied()
+    {
+        Gen.Select(Gen.Bool, Gen.Bool, Gen.Enum<Op>().Array[1, 80]).Sample((iOwn, ownerTakesInterrupts, ops) =>
+        {
+            ulong owners = Ordinary(1), other = 0, seq = 1;
+            ulong posted = 1, consumed = 0;
+            bool landed = false;
+            foreach (var op in ops)
+            {
+                if (landed) break;
+                switch (op)
+                {
+                    case Op.HostPost:
+                        if (ChannelSlot.TryPost(ref owners, Ordinary(++seq))) posted++;
+                        break;
+                    case Op.OwnerInterrupt:
+                        if (ownerTakesInterrupts && !iOwn && ChannelSlot.Take(ref owners) != 0) consumed++;
+                        break;
+                    case Op.WaiterStep:
+                        ulong before = owners;
+                        landed = iOwn
+                            ? ChannelSlot.UnloadStep(true, ref owners, ref owners, Reply, out ulong taken)
+                            : ChannelSlot.UnloadStep(false, ref other, ref owners, Reply, out taken);
+                        if (taken != 0) consumed++;
+                        if (!iOwn) Assert.True(landed ? before == 0 : owners == before, "the panicking CPU changed the owner's slot other than by landing the reply in it");
+                        break;
+                }
+                ulong inSlot = !landed && ChannelSlot.TypeOf(owners) == ChannelMessageType.Ordinary ? 1UL : 0UL;
+                Assert.Equal(posted, consumed + inSlot);
+            }
+            if (!iOwn && !ownerTakesInterrupts) Assert.False(landed);
+            if (landed) Assert.Equal(Reply, owners);
+        });
+    }
+
+    /// <summary>
+    /// Real threads: a host posting, an owner taking (or not: interrupts off), the panicking CPU
+    /// stepping under a time bound, as the crash handler does. The handshake completes exactly
+    /// when the owner can empty its slot or the panicking CPU owns the channel.
+    /// </summary>
+    [Theory]
+    [InlineData(false, true, true)]
+    [InlineData(false, false, false)]
+    [InlineData(true, false, true)]
+    public void RacedHandshake_CompletesExactlyWhenTheSlotCanBeEmptied(bool iOwn, bool ownerTakesInterrupts, bool expectDone)
+    {
+        var owners = new StrongBox<ulong>(Ordinary(1));
+        ulong other = 0;
+        int stop = 0;
+        var host = new Thread(() =>
+        {
+            ulong seq = 1;
+            while (Volatile.Read(ref stop) == 0) { ChannelSlot.TryPost(ref owners.Value, Ordinary(++seq)); Thread.Yield(); }
+        });
+        var owner = new Thread(() =>
+        {
+            while (ownerTakesInterrupts && !iOwn && Volatile.Read(ref stop) == 0) { ChannelSlot.Take(ref owners.Value); Thread.Yield(); }
+        });
+        host.Start();
+        owner.Start();
+        ulong deadline = Clock.DeadlineAfterUs(300_000);
+        bool landed;
+        while (!(landed = iOwn
+                   ? ChannelSlot.UnloadStep(true, ref owners.Value, ref owners.Value, Reply, out _)
+                   : ChannelSlot.UnloadStep(false, ref other, ref owners.Value, Reply, out _))
+               && !Clock.Passed(deadline))
+            Thread.Yield();
+        Volatile.Write(ref stop, 1);
+        host.Join();
+        owner.Join();
+        Assert.Equal(expectDone, landed);
+        if (!landed) Assert.Equal(ChannelMessageType.Ordinary, ChannelSlot.TypeOf(owners.Value));
+    }
+}
