@@ -26,6 +26,7 @@ static unsafe class CrashShutdown
 
     static ShootdownState s_state;
     static ulong s_callback;    // delegate*<int, TrapFrame*, CpuStopState, void>: (cpu, interrupted registers, how it stopped)
+    static ulong s_crashHandler;    // delegate*<TrapFrame*, void>, 0 when no platform registered one
 
     /// <summary>crash_ipi_issued: the crash NMI is out (read by CPUs looping in NMI context).</summary>
     public static bool IpiIssued => s_state.IpiIssued;
@@ -39,9 +40,22 @@ static unsafe class CrashShutdown
     public static void MachineCrashShutdown(TrapFrame* regs)
     {
         Cpu.DisableInterrupts();
+        ulong handler = Volatile.Read(ref s_crashHandler);
+        if (handler != 0) ((delegate*<TrapFrame*, void>)(void*)handler)(regs);
         Panic.CrashSmpSendStop(regs);
         Platform.MaskIoApics();
         LocalApic.Disable();
+    }
+
+    /// <summary>
+    /// A platform's crash handler, run first by MachineCrashShutdown (Linux: Hyper-V's
+    /// hv_machine_crash_shutdown calls hv_crash_handler, then native_machine_crash_shutdown): while
+    /// the other CPUs still run, unless crash_kexec_post_notifiers has stopped them already.
+    /// </summary>
+    public static void RegisterCrashHandler(delegate*<TrapFrame*, void> handler)
+    {
+        Bug.On(Volatile.Read(ref s_crashHandler) != 0, "CrashShutdown.RegisterCrashHandler: one platform crash handler");
+        Volatile.Write(ref s_crashHandler, (ulong)handler);
     }
 
     /// <summary>

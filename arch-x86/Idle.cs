@@ -12,14 +12,15 @@ static class Idle
     public static void Loop(int cpu) => CpuIdle(cpu);
 
     /// <summary>
-    /// Halts for at most maxUs (the APIC one-shot timer ends the halt), with interrupts enabled
-    /// only while halted: a bounded wait that leaves the host CPU to the other vCPUs.
+    /// Halts for at most maxUs (the APIC timer ends the halt; any other interrupt may end it
+    /// sooner), with interrupts enabled only while halted: a bounded wait that leaves the host CPU
+    /// to the other vCPUs. The timer is shared with a periodic tick (LapicTimer), which goes on.
     /// </summary>
     public static void HaltBriefly(ulong maxUs)
     {
-        LocalApic.ArmOneShot(maxUs);
+        LapicTimer.BeginHalt(maxUs);
         Cpu.EnableInterruptsAndHalt();
         Cpu.DisableInterrupts();
-        LocalApic.ArmOneShot(0);
+        LapicTimer.EndHalt();
     }
 }

@@ -6,9 +6,6 @@
 // fault (an IRET from a nested exception would unblock NMIs over this very stack).
 using System.Threading;
 
-/// <summary>Linux's NMI handler types.</summary>
-enum NmiType { Local, Unknown, Serr, IoCheck }
-
 static unsafe class Nmi
 {
     const int MaxPerType = 4;

@@ -22,6 +22,9 @@ unsafe struct PerCpu
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;
     public ulong McStackLow, McStackHigh;
+    public LapicTimer.State Timer;
+    /// <summary>This CPU's one-message slot of the crash channel (kernel/hyperv): Hyper-V's per-CPU SynIC message page.</summary>
+    public ulong CrashChannelSlot;
     public Gdt.Table Gdt;
     public Gdt.Tss64 Tss;
 }

@@ -24,7 +24,7 @@ public class DumpTests
         return (p.ExitCode, output + err.Result);
     }
 
-    internal static (int Status, string Output, string Dir) Run(params string[] args)
+    public static (int Status, string Output, string Dir) Run(params string[] args)
     {
         Assert.True(File.Exists(Driver), $"{Driver} is missing: ./build.sh builds it before running the tests");
         string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;

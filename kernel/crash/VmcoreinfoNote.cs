@@ -113,6 +113,23 @@ static unsafe class VmcoreinfoNote
         WriteNote();
     }
 
+    /// <summary>A key a platform crash handler records before the shootdown (CRASH_CHANNEL=); UpdateAtCrash keeps it.</summary>
+    public static void SetAtCrash(string key, string value)
+    {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetText(key, value);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
+    public static void SetAtCrash(string key, long value)
+    {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetDecimal(key, value);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
     static void WriteNote()
     {
         Vmcoreinfo.WriteNote(new Span<byte>(NoteAddress, NoteCapacity), Text.Slice(0, s_storage.Length));

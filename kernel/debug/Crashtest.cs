@@ -70,6 +70,7 @@ static unsafe class Crashtest
             Nmi.Register(NmiType.Local, &NestedNmiHandler);
             CrashPoints.Register(CrashPoint.CrashKexec, &InsideCrashKexec);
         }
+        if (test == CrashTestType.UnknownNmiBroadcast) UnknownNmiBroadcast.Hook(victim);
 
         LogLine l = default;
         l.Append("crashtest: performing ");
@@ -152,6 +153,9 @@ static unsafe class Crashtest
                 break;
             case CrashTestType.NestedNmiPanic:
                 Panic.KernelPanic("crashtest: NESTED_NMI_PANIC");
+                break;
+            case CrashTestType.UnknownNmiBroadcast:
+                UnknownNmiBroadcast.TakeUnknownNmi();
                 break;
         }
         LogLine f = default;

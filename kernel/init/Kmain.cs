@@ -33,8 +33,10 @@ static unsafe class Kmain
         Params.Report();
         ShowMemoryMap();
         Nmi.Init();
+        HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
+        CrashChannel.Init();
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         Selftest.RunIfRequested();

@@ -31,9 +31,21 @@ public static partial class BootParams
             }
         }
         line.Append(": expected ");
-        AppendExpected(ref line, p);
+        // A long word list (crashtest=) beside a long value would push the value kept off the
+        // line; then the list is named instead of spelled out.
+        LogLine expected = new LogLine(0, 0), kept = new LogLine(0, 0);
+        AppendExpected(ref expected, p);
+        AppendCurrent(ref kept, in values, p);
+        if (!expected.Truncated && line.Length + expected.Length + "; using ".Length + kept.Length <= LogLine.Capacity)
+            line.Append(expected.AsSpan());
+        else
+        {
+            line.Append("one of its ");
+            line.AppendDecimal(WordCount(Spec(p).Words));
+            line.Append(" words (./build.sh params lists them)");
+        }
         line.Append("; using ");
-        AppendCurrent(ref line, in values, p);
+        line.Append(kept.AsSpan());
         return line;
     }
 

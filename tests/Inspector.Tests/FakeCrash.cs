@@ -48,6 +48,9 @@ sealed unsafe class FakeCrash
     /// <summary>What each CPU saved; <see cref="RegsOf"/> unless a test wants something else.</summary>
     public Func<int, PrStatusRegs> Regs = RegsOf;
     public string Build = BuildId;
+    /// <summary>CRASH_CHANNEL= (null: no key, as in dumps from before the channel) and its owner.</summary>
+    public string? CrashChannel;
+    public int CrashChannelOwner = 3;
 
     public PhysicalWindow Window
     {
@@ -213,6 +216,11 @@ sealed unsafe class FakeCrash
         Assert.True(b.SetUnsigned("SHOOTDOWN_TSC", ShootdownTsc));
         Assert.True(b.SetUnsigned("KEXEC_JUMP_TSC", JumpTsc));
         if (NameMissing && Silent.Count > 0) Assert.True(b.SetText("CPU_MISSING", string.Join(",", Silent.Order())));
+        if (CrashChannel != null)
+        {
+            Assert.True(b.SetText("CRASH_CHANNEL", CrashChannel));
+            if (CrashChannel != "none") Assert.True(b.SetDecimal("CRASH_CHANNEL_OWNER", CrashChannelOwner));
+        }
         Assert.True(b.AddText("MEMORY", "1000-a0000,100000-200000"));
         Assert.True(b.AddText("CAPTURE_ARGS", "console=ttyS0 nmidump=window"));
         return Encoding.ASCII.GetString(b.Text);

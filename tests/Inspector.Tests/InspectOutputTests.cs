@@ -123,6 +123,23 @@ public class InspectOutputTests : IDisposable
         Assert.Contains("missing CPUs: none (all 2 saved their registers)", run.Out);
     }
 
+    [Theory]
+    [InlineData("done", "channel    unload done: the reply landed on CPU 3")]
+    [InlineData("timeout", "channel    unload timed out: the reply waited on CPU 3, which could not take its interrupt")]
+    [InlineData("none", "channel    none (no crash_channel=)")]
+    public void CrashChannelOutcome_IsShownInTheSummary(string outcome, string expected)
+    {
+        var crash = new FakeCrash { CrashChannel = outcome };
+        var run = CliRun.Of(_dir.Write("channel-" + outcome, crash.Vmcore()));
+        Assert.Equal(0, run.Exit);
+        Assert.Contains(expected + "\n", Lines(run.Out));
+        Assert.Contains("  CRASH_CHANNEL=" + outcome, run.Out);
+    }
+
+    [Fact]
+    public void DumpWithoutCrashChannelKey_ShowsNoChannelLine()
+        => Assert.DoesNotContain("channel    ", CliRun.Of(_vmcore).Out);
+
     [Fact]
     public void GoodDump_ListsThePtLoadRangesWithTheirSizes()
     {

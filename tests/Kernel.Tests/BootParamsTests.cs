@@ -64,7 +64,7 @@ public class BootParamsTests
     public void GoodValues_AreStoredForEveryParameter()
     {
         var v = Parse("apic_extnmi=all unknown_nmi_panic panic_on_unrecovered_nmi panic_on_io_nmi panic_on_oops " +
-                      "crash_kexec_post_notifiers panic=30 crashkernel=64M@256M nr_cpus=3 crashtest=NMI_HANG " +
+                      "unknown_nmi_one_cpu crash_kexec_post_notifiers crash_channel=3 panic=30 crashkernel=64M@256M nr_cpus=3 crashtest=NMI_HANG " +
                       "crashtest_cpu=2 crashtest_delay_ms=500 poweroff_after_ms=0 poweroff_at_entry acpi=off cpu_init_udelay=10000 " +
                       "selftest=ipi nmi_reason=iochk dump_channels=both kexec_corrupt_test loglevel=4");
         Assert.Equal(ApicExtnmiMode.All, v.ApicExtnmi);
@@ -72,7 +72,9 @@ public class BootParamsTests
         Assert.True(v.PanicOnUnrecoveredNmi);
         Assert.True(v.PanicOnIoNmi);
         Assert.True(v.PanicOnOops);
+        Assert.True(v.UnknownNmiOneCpu);
         Assert.True(v.CrashKexecPostNotifiers);
+        Assert.Equal(3, v.CrashChannel);
         Assert.Equal(30, v.Panic);
         Assert.Equal("64M@256M", Ascii.Of(v.Crashkernel));
         Assert.Equal(3, v.NrCpus);
@@ -186,7 +188,7 @@ public class BootParamsTests
     [InlineData("crashtest_delay_ms=1s", "Malformed boot parameter crashtest_delay_ms=1s: expected an integer of at least 0; using 0")]
     [InlineData("poweroff_after_ms=soon", "Malformed boot parameter poweroff_after_ms=soon: expected an integer of at least 0; using never")]
     [InlineData("poweroff_after_ms=-5", "Malformed boot parameter poweroff_after_ms=-5: expected an integer of at least 0; using never")]
-    [InlineData("crashtest=panic", "Malformed boot parameter crashtest=panic: expected PANIC, BUG, EXCEPTION, DOUBLE_FAULT, STACK_OVERFLOW, PANIC_STOP_IRQOFF, HARDLOCKUP, NMI_HANG, OOPS_PANIC_RACE, DOUBLE_PANIC or NESTED_NMI_PANIC; using none")]
+    [InlineData("crashtest=panic", "Malformed boot parameter crashtest=panic: expected PANIC, BUG, EXCEPTION, DOUBLE_FAULT, STACK_OVERFLOW, PANIC_STOP_IRQOFF, HARDLOCKUP, NMI_HANG, OOPS_PANIC_RACE, DOUBLE_PANIC, NESTED_NMI_PANIC or UNKNOWN_NMI_BROADCAST; using none")]
     [InlineData("crashkernel=", "Malformed boot parameter crashkernel=: expected a value of at most 128 characters; using none")]
     [InlineData("crashkernel", "Malformed boot parameter crashkernel: expected a value of at most 128 characters; using none")]
     public void MalformedValue_IsReportedExactlyAndTheDefaultKept(string text, string expected)
@@ -245,7 +247,7 @@ public class BootParamsTests
         var copy = report;
         var line = copy.MalformedLine(0);
         Assert.False(line.Truncated);
-        Assert.EndsWith("DOUBLE_PANIC or NESTED_NMI_PANIC; using none", Ascii.Of(line));
+        Assert.EndsWith("...: expected one of its 12 words (./build.sh params lists them); using none", Ascii.Of(line));
     }
 
     [Fact]
@@ -492,7 +494,7 @@ public class BootParamsTests
     [InlineData(BootParam.CrashtestCpu, "crashtest_cpu=<integer >= 0>  (default 0)")]
     [InlineData(BootParam.PoweroffAfterMs, "poweroff_after_ms=<integer >= 0>  (default never)")]
     [InlineData(BootParam.Crashkernel, "crashkernel=<string>  (default none)")]
-    [InlineData(BootParam.Crashtest, "crashtest=PANIC|BUG|EXCEPTION|DOUBLE_FAULT|STACK_OVERFLOW|PANIC_STOP_IRQOFF|HARDLOCKUP|NMI_HANG|OOPS_PANIC_RACE|DOUBLE_PANIC|NESTED_NMI_PANIC  (default none)")]
+    [InlineData(BootParam.Crashtest, "crashtest=PANIC|BUG|EXCEPTION|DOUBLE_FAULT|STACK_OVERFLOW|PANIC_STOP_IRQOFF|HARDLOCKUP|NMI_HANG|OOPS_PANIC_RACE|DOUBLE_PANIC|NESTED_NMI_PANIC|UNKNOWN_NMI_BROADCAST  (default none)")]
     public void Usage_ShowsSyntaxAndDefault(BootParam p, string expected)
     {
         var line = BootParams.FormatUsage(p);

@@ -51,6 +51,9 @@ public sealed class Inspection
     public string? OsRelease { get; set; }
     public string? BuildId { get; set; }
     public long? NrCpus { get; set; }
+    /// <summary>CRASH_CHANNEL=: how the crash-time unload handshake ended (done, timeout, none).</summary>
+    public string? CrashChannel { get; set; }
+    public long? CrashChannelOwner { get; set; }
 
     public string? KernelPath { get; set; }
     public string? KernelBuildId { get; set; }
@@ -139,6 +142,8 @@ public static class DumpInspector
         if (Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong t)) r.CrashTime = t;
         if (Vmcoreinfo.FindDecimal(info, "PANIC_CPU", out long p)) r.PanicCpu = p;
         if (Vmcoreinfo.FindNumber(info, "nr_cpus", out long n)) r.NrCpus = n;
+        r.CrashChannel = Text(info, "CRASH_CHANNEL");
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CHANNEL_OWNER", out long owner)) r.CrashChannelOwner = owner;
     }
 
     /// <summary>

@@ -40,6 +40,7 @@ public static class Report
         string panicCpu = r.PanicCpu is long p ? $" (CPU {p})" : "";
         Key(c, "panic", (r.PanicMessage ?? "(no PANIC_MESSAGE in VMCOREINFO)") + panicCpu);
         Key(c, "crash time", r.CrashTime is ulong t ? CrashTime(t) : "(no CRASHTIME in VMCOREINFO)");
+        if (r.CrashChannel != null) Key(c, "channel", CrashChannel(r.CrashChannel, r.CrashChannelOwner));
         if (r.OsRelease != null) Key(c, "release", r.OsRelease);
         string buildId = r.BuildId ?? "(no BUILD-ID in VMCOREINFO)";
         if (r.KernelPath != null)
@@ -57,6 +58,19 @@ public static class Report
         Key(c, "symbols", r.Symbols?.Source ?? "(none: RIPs are shown as addresses)");
         Key(c, "unwind", r.UnwindSource ?? "(no unwind tables: backtraces show the RIP only)");
         Key(c, "lines", r.LineSource ?? "(no line tables: give --kernel out/kernel.elf for file:line)");
+    }
+
+    /// <summary>The crash channel's unload handshake, as CRASH_CHANNEL= and CRASH_CHANNEL_OWNER= recorded it.</summary>
+    public static string CrashChannel(string outcome, long? owner)
+    {
+        string cpu = owner is long o ? $"CPU {o}" : "the owner (CRASH_CHANNEL_OWNER missing)";
+        return outcome switch
+        {
+            "done" => $"unload done: the reply landed on {cpu}",
+            "timeout" => $"unload timed out: the reply waited on {cpu}, which could not take its interrupt",
+            "none" => "none (no crash_channel=)",
+            _ => $"{outcome} (unknown CRASH_CHANNEL value)",
+        };
     }
 
     /// <summary>"2025-11-22 00:08:12 UTC (epoch 1763770092)".</summary>
