@@ -1,4 +1,4 @@
-// The idle loop, in asm (boot/cpu.asm cpu_idle) so its registers are known: r12 = 0xC0DE0000 + CPU.
+// The idle loop, in asm (boot/cpu.s cpu_idle) so its registers are known: r12 = 0xC0DE0000 + CPU.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 

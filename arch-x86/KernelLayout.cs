@@ -25,6 +25,8 @@ struct KernelLayout
     /// <summary>Where the image was linked (1 MiB for the kernel, 0 for the capture PIE); not relocated.</summary>
     public ulong ImageLinkStart;
     public ulong RelocateKernel, RelocateKernelEnd;
+    /// <summary>The unwind tables (.eh_frame), named in VMCOREINFO for dump readers.</summary>
+    public ulong EhFrameStart, EhFrameEnd;
 
     /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
     public readonly ulong LoadBias => ImageStart - ImageLinkStart;

@@ -80,6 +80,7 @@ static unsafe class Nmi
             return;
         }
         cpu->InNmi = 1;
+        cpu->NmiTsc = Cpu.Rdtsc();
         DefaultDoNmi(cpu, frame);
         cpu->InNmi = 0;
     }

@@ -16,6 +16,8 @@ unsafe struct PerCpu
     public int InNmi;
     public int SwallowNmi;
     public ulong LastNmiRip;
+    /// <summary>TSC at the entry of the latest NMI (the crash timeline's "NMI").</summary>
+    public ulong NmiTsc;
     public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;

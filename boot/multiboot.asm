@@ -13,7 +13,7 @@ MB_FLAGS        equ MB_PAGE_ALIGN | MB_MEMORY_INFO | MB_AOUT_KLUDGE
 %include "x86.inc"
 
 extern __image_start, __load_end, __bss_end
-extern kmain, enable_sse
+extern kmain, stack_bottom_call
 
 section .multiboot
 align 4
@@ -113,14 +113,10 @@ long_mode_entry:
     mov eax, no_percpu
     xor edx, edx
     wrmsr
-    call enable_sse
     mov edi, [boot_magic]
     mov esi, [boot_info]
-    call kmain
-.hang:
-    cli
-    hlt
-    jmp .hang
+    lea rdx, [rel kmain]
+    jmp stack_bottom_call           ; boot/cpu.s: SSE on, kmain(magic, info); CFI ends backtraces there
 
 section .rodata
 align 16

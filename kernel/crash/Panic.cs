@@ -9,6 +9,7 @@ static unsafe class Panic
     public const int MessageCapacity = 256;
 
     static PanicState s_state;
+    static ulong s_startTsc;
 
     /// <summary>The panic message, kept where a dump reader (gdb, the capture image) can find it.</summary>
     struct MessageBuffer { public fixed byte Bytes[MessageCapacity]; public int Length; }
@@ -17,6 +18,11 @@ static unsafe class Panic
     public static ref PanicState State => ref s_state;
     public static int PanicCpu => s_state.PanicCpu;
     public static bool InProgress => s_state.PanicCpu != PanicState.PanicCpuInvalid;
+    /// <summary>TSC when the panicking CPU claimed panic_cpu (panic(), nmi_panic() or crash_kexec()), 0 before.</summary>
+    public static ulong StartTsc => Volatile.Read(ref s_startTsc);
+
+    /// <summary>The first claim of panic_cpu stamps the crash timeline; later ones keep it.</summary>
+    public static void MarkStart() => Interlocked.CompareExchange(ref s_startTsc, Cpu.Rdtsc(), 0);
 
     public static byte* MessageAddress { get { fixed (byte* p = s_message.Bytes) return p; } }
     public static System.ReadOnlySpan<byte> Message => new System.ReadOnlySpan<byte>(MessageAddress, s_message.Length);
@@ -43,6 +49,7 @@ static unsafe class Panic
         // still reaches it and saves its registers.
         if (s_state.ClaimPanic(me) == PanicClaim.OtherCpu)
             PanicSmpSelfStop();
+        MarkStart();
 
         SaveMessage(message.AsSpan());
         Log.ConsoleVerbose();
@@ -123,7 +130,8 @@ static unsafe class Panic
         if (!s_state.FirstToStopOtherCpus()) return;
         int me = PerCpuArea.ThisCpu;
         ShootdownResult r = CrashShutdown.NmiShootdownCpus(&CrashNotes.Save);
-        CrashNotes.Save(me, regs);
+        CrashNotes.Save(me, regs, CpuStopState.Panicking);
+        StopStatus.Write(me, in r);
         CrashNotes.ReportShootdown(me, in r);
     }
 
