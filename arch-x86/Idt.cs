@@ -1,5 +1,5 @@
 // The interrupt descriptor table, shared by every CPU: 256 interrupt gates (IF cleared on entry)
-// pointing at the stubs of boot/interrupts.asm. NMI, #DF and #MC switch to their IST stacks so a
+// pointing at the stubs of boot/interrupts.s. NMI, #DF and #MC switch to their IST stacks so a
 // broken kernel stack cannot stop them (SDM Vol. 3A 6.14.1 "64-Bit Mode IDT").
 using System.Runtime.InteropServices;
 

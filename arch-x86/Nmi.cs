@@ -6,9 +6,6 @@
 // fault (an IRET from a nested exception would unblock NMIs over this very stack).
 using System.Threading;
 
-/// <summary>Linux's NMI handler types.</summary>
-enum NmiType { Local, Unknown, Serr, IoCheck }
-
 static unsafe class Nmi
 {
     const int MaxPerType = 4;
@@ -83,6 +80,7 @@ static unsafe class Nmi
         // then this nested NMI has already written its frame over the outer one's (Traps.cs).
         Bug.On(cpu->InNmi != 0, "Nmi.Handle: NMIs do not nest; nothing on the NMI path returns with IRET");
         cpu->InNmi = 1;
+        cpu->NmiTsc = Cpu.Rdtsc();
         DefaultDoNmi(cpu, frame);
         cpu->InNmi = 0;
     }

@@ -16,6 +16,8 @@ unsafe struct PerCpu
     public int InNmi;
     public int SwallowNmi;
     public ulong LastNmiRip;
+    /// <summary>TSC at the entry of the latest NMI (the crash timeline's "NMI").</summary>
+    public ulong NmiTsc;
     /// <summary>Log lines an NMI printed while this CPU held the console (seq + 1 .. seq), printed after its own line.</summary>
     public ulong ConsoleDeferredFrom, ConsoleDeferredTo;
     /// <summary>Sequence number + 1 of this CPU's first oops line (0: no oops yet).</summary>
@@ -24,6 +26,9 @@ unsafe struct PerCpu
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;
     public ulong McStackLow, McStackHigh;
+    public LapicTimer.State Timer;
+    /// <summary>This CPU's one-message slot of the crash channel (kernel/hyperv): Hyper-V's per-CPU SynIC message page.</summary>
+    public ulong CrashChannelSlot;
     public Gdt.Table Gdt;
     public Gdt.Tss64 Tss;
 }

@@ -1,4 +1,4 @@
-// Exception and interrupt dispatch. Every vector arrives here from boot/interrupts.asm with the
+// Exception and interrupt dispatch. Every vector arrives here from boot/interrupts.s with the
 // interrupted registers: the NMI goes to Nmi.cs, exceptions to the oops (Oops.cs), interrupts to
 // Interrupts.cs. Each context counts in the CPU's InterruptDepth, so an oops knows whether it hit
 // interrupt context. Linux: arch/x86/kernel/traps.c, arch/x86/entry/entry_64.S.

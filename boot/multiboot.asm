@@ -17,7 +17,7 @@ MB_FLAGS        equ MB_PAGE_ALIGN | MB_MEMORY_INFO | MB_AOUT_KLUDGE
 EARLY_VECTORS   equ 32              ; exceptions only: nothing raises an interrupt this early
 
 extern __image_start, __load_end, __bss_end
-extern kmain, enable_sse
+extern kmain, stack_bottom_call
 
 section .multiboot
 align 4
@@ -231,14 +231,10 @@ long_mode_entry:
     mov eax, no_percpu
     xor edx, edx
     wrmsr
-    call enable_sse
     mov edi, [boot_magic]
     mov esi, [boot_info]
-    call kmain
-.hang:
-    cli
-    hlt
-    jmp .hang
+    lea rdx, [rel kmain]
+    jmp stack_bottom_call           ; boot/cpu.s: SSE on, kmain(magic, info); CFI ends backtraces there
 
 section .rodata
 align 16

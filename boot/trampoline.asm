@@ -9,7 +9,7 @@
 %include "layout.inc"
 %include "x86.inc"
 
-extern ap_main, enable_sse
+extern ap_main, stack_bottom_call
 
 %define OFF(label) (label - trampoline_start)
 
@@ -131,9 +131,9 @@ ap_entry64:
     mov r12d, ecx
     mov ecx, 0xC0000101                 ; GS base
     wrmsr
-    call enable_sse
     mov edi, r12d
-    call ap_main
+    lea rdx, [rel ap_main]
+    jmp stack_bottom_call               ; boot/cpu.s: SSE on, ap_main(cpu); CFI ends backtraces there
 .unknown:
     cli
     hlt

@@ -9,7 +9,7 @@ namespace Nmidump.QemuTests;
 
 public class DumpTests
 {
-    static readonly string Driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
+    internal static readonly string Driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
 
     /// <summary>Runs a tool; returns its exit status and everything it printed.</summary>
     public static (int Status, string Output) Tool(string file, params string[] args)
@@ -24,7 +24,7 @@ public class DumpTests
         return (p.ExitCode, output + err.Result);
     }
 
-    internal static (int Status, string Output, string Dir) Run(params string[] args)
+    public static (int Status, string Output, string Dir) Run(params string[] args)
     {
         Assert.True(File.Exists(Driver), $"{Driver} is missing: ./build.sh builds it before running the tests");
         string dir = Directory.CreateTempSubdirectory("nmidump-run-").FullName;
@@ -69,12 +69,13 @@ public class DumpTests
             Assert.Equal(smp, Regex.Matches(notes, @"CORE\s+0x00000150\s+NT_PRSTATUS").Count);
             Assert.Contains("VMCOREINFO", notes);
 
-            // gdb: one thread per CPU note, each in a kernel function; and the panic message read
-            // from the buffer the kernel wrote at run time (an address, not a symbol of kernel.elf).
+            // gdb: one thread per CPU note, each in a kernel function ("f () at file:line" when the PC
+            // starts a line-table row, else "0x... in f () at ..."); and the panic message read from
+            // the buffer the kernel wrote at run time (an address, not a symbol of kernel.elf).
             ulong message = VmcoreinfoHex(dump.Vmcoreinfo, "SYMBOL(panic_message)");
             var (gs, gdb) = Tool("gdb", "-batch", "-nx", Kernel.Image, vmcore, "-ex", "info threads", "-ex", $"x/s 0x{message:x}");
             Assert.True(gs == 0, gdb);
-            var threads = Regex.Matches(gdb, @"^\*?\s+\d+\s+LWP (\d+)\s+0x[0-9a-f]+ in (\S+)", RegexOptions.Multiline);
+            var threads = Regex.Matches(gdb, @"^\*?\s+\d+\s+LWP (\d+)\s+(?:0x[0-9a-f]+ in )?(\S+)", RegexOptions.Multiline);
             Assert.Equal(Enumerable.Range(1, smp).Select(p => p.ToString()), threads.Select(m => m.Groups[1].Value).Order());
             Assert.All(threads, m => Assert.StartsWith("cpu_idle", m.Groups[2].Value));
             Assert.Contains("\"NMI: Not continuing\"", gdb);

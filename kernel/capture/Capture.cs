@@ -9,7 +9,9 @@ using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
-    public const int MaxNoteBuffers = 72, MaxLoads = 64, MaxRam = 64;
+    /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note.</summary>
+    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 3;
+    public const int MaxLoads = 64, MaxRam = 64;
     /// <summary>Lines of the first kernel's log shown when it does not say where its crash begins.</summary>
     const int LogTailLines = 20;
     /// <summary>At most this many lines from the crash on (a post-notifiers panic on 64 CPUs prints a few hundred).</summary>
@@ -25,6 +27,9 @@ static unsafe class Capture
     static RamList s_ram;
     static CoreHeaderInfo s_info;
     static int s_ramCount;
+
+    struct EntryNote { public fixed byte Bytes[NmidumpNote.CaptureEntryNoteSize]; }
+    static EntryNote s_entryNote;
 
     public static bool Active => s_regionSize != 0;
     public static ulong RegionBase => s_regionBase;
@@ -86,6 +91,7 @@ static unsafe class Capture
         LocalApic.Setup(0, Params.Current.CaptureNmiTest ? ApicExtnmiMode.All : ApicExtnmiMode.None);
 
         if (!ValidateCoreHeader(info)) Fail();
+        AddEntryNote(entryTsc);
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else if (!DumpExport.Run()) Fail();
@@ -180,6 +186,21 @@ static unsafe class Capture
         return true;
     }
 
+    /// <summary>
+    /// This kernel's own note, after the first kernel's: when it started (NMIDUMP type 2), the last
+    /// stamp of the crash timeline. It lives in this image, which the identity window also maps.
+    /// </summary>
+    static void AddEntryNote(ulong entryTsc)
+    {
+        fixed (byte* p = s_entryNote.Bytes)
+        {
+            int size = NmidumpNote.WriteCaptureEntry(new Span<byte>(p, NmidumpNote.CaptureEntryNoteSize), entryTsc);
+            if (size == 0 || s_info.NoteBuffers >= MaxNoteBuffers) return;
+            Notes[s_info.NoteBuffers++] = new CoreNoteBuffer { Address = (ulong)p, Size = (ulong)size, UsedSize = (ulong)size, ProgramHeader = -1, Notes = 1 };
+            s_info.NotesSize += (ulong)size;
+        }
+    }
+
     /// <summary>"start-end,start-end" in hex, as the first kernel writes MEMORY=.</summary>
     public static int ParseRanges(ReadOnlySpan<byte> text, Span<PhysRange> into)
     {
@@ -233,10 +254,17 @@ static unsafe class Capture
         for (int cpu = 0; cpu < cpus && cpu < PerCpuArea.MaxCpus; cpu++)
         {
             LogLine l = default;
-            if (FindCpuNote(cpu, out PrStatusRegs regs))
+            bool saved = FindCpuNote(cpu, out PrStatusRegs regs);
+            if (saved)
                 CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
             else
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
+            // "...; answered the shootdown", "CPU 2 missing: never answered, waited 1000 ms"
+            if (FindStopStatus(cpu, out CpuStopStatus stop))
+            {
+                l.Append(saved ? "; " : ": ");
+                stop.Describe(ref l);
+            }
             Log.Info(ref l);
         }
         ReportLog(info);
@@ -254,6 +282,23 @@ static unsafe class Capture
     static bool FindCpuNote(int cpu, out PrStatusRegs regs)
     {
         regs = default;
+        return FindNote(cpu, &IsCpusRegisters, out ElfNoteEntry e) && PrStatus.Read(in e, out _, out regs);
+    }
+
+    static bool FindStopStatus(int cpu, out CpuStopStatus status)
+    {
+        status = default;
+        return FindNote(cpu, &IsCpusStopStatus, out ElfNoteEntry e) && NmidumpNote.ReadStopStatus(in e, out status);
+    }
+
+    static bool IsCpusRegisters(in ElfNoteEntry e, int cpu) => e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out _) && pid == cpu + 1;
+
+    static bool IsCpusStopStatus(in ElfNoteEntry e, int cpu) => NmidumpNote.ReadStopStatus(in e, out CpuStopStatus s) && s.Cpu == (uint)cpu;
+
+    /// <summary>The first note of the validated buffers, in header order, that <paramref name="match"/> takes for this CPU.</summary>
+    static bool FindNote(int cpu, delegate*<in ElfNoteEntry, int, bool> match, out ElfNoteEntry found)
+    {
+        found = default;
         Span<CoreNoteBuffer> notes = Notes;
         for (int i = 0; i < s_info.NoteBuffers; i++)
         {
@@ -262,8 +307,9 @@ static unsafe class Capture
             ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
             while (r.MoveNext())
             {
-                ElfNoteEntry e = r.Current;
-                if (e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out regs) && pid == cpu + 1) return true;
+                if (!match(r.Current, cpu)) continue;
+                found = r.Current;
+                return true;
             }
         }
         return false;

@@ -15,6 +15,7 @@ static unsafe partial class Kexec
     {
         int me = PerCpuArea.ThisCpu;
         if (!Panic.State.ClaimForCrashKexec(me)) return;
+        Panic.MarkStart();
         Panic.RecordReason(reason, fromSeq);
         CrashKexecTrylock(regs);
         // No jump happened: give panic_cpu (and the reason) back, so the panic() that follows,
@@ -46,8 +47,9 @@ static unsafe partial class Kexec
             Log.Emerg(ref l);
             return;
         }
-        VmcoreinfoNote.SetDigestTime(Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);
         Log.Emerg($"kexec: jumping to the capture image at 0x{s_image.Entry:x}");
+        ulong jumpTsc = Cpu.Rdtsc();
+        VmcoreinfoNote.UpdateAtJump(Clock.TicksToNs(jumpTsc - t0, Clock.TscKhz) / 1000, jumpTsc);
         MachineKexec.Jump(s_image.Base, s_image.RegionSize, s_image.Entry, s_coreHeader, s_cr3);
     }
 

@@ -33,8 +33,11 @@ static unsafe class CrashNotes
         fixed (ulong* t = s_savedAt.Tsc) return t[cpu];
     }
 
-    /// <summary>crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its note.</summary>
-    public static void Save(int cpu, TrapFrame* f)
+    /// <summary>
+    /// crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its
+    /// note; how it stopped goes into its stop-status note (StopStatus.cs).
+    /// </summary>
+    public static void Save(int cpu, TrapFrame* f, CpuStopState how)
     {
         Bug.On((uint)cpu >= PerCpuArea.MaxCpus, "CrashNotes.Save: every CPU number has a note buffer");
         PrStatusRegs r = default;
@@ -50,6 +53,7 @@ static unsafe class CrashNotes
         // pr_pid = CPU + 1: gdb makes one thread per note only when each pid is distinct and non-zero.
         CrashNote.Write(BufferSpan(cpu), cpu + 1, in r);
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = Cpu.Rdtsc();
+        StopStatus.Record(cpu, how);
     }
 
     /// <summary>Reads a CPU's note back: false when the buffer holds no note (the CPU never answered).</summary>

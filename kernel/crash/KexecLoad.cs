@@ -148,10 +148,12 @@ static unsafe partial class Kexec
 
     static bool WriteCoreHeader(ulong regionBase, ulong regionSize, ReadOnlySpan<PhysRange> ram)
     {
+        // Register notes in CPU order (as /proc/vmcore), the stop-status notes, then VMCOREINFO.
         int cpus = SmpBoot.PossibleCount;
-        PhysRange* notes = stackalloc PhysRange[PerCpuArea.MaxCpus + 1];
+        PhysRange* notes = stackalloc PhysRange[PerCpuArea.MaxCpus + 2];
         for (int cpu = 0; cpu < cpus; cpu++) notes[cpu] = new PhysRange((ulong)CrashNotes.Buffer(cpu), (ulong)CrashNotes.BufferSize);
-        notes[cpus] = new PhysRange((ulong)VmcoreinfoNote.NoteAddress, (ulong)VmcoreinfoNote.NoteSize);
+        notes[cpus] = new PhysRange((ulong)StopStatus.Buffer, StopStatus.BufferSize);
+        notes[cpus + 1] = new PhysRange((ulong)VmcoreinfoNote.NoteAddress, (ulong)VmcoreinfoNote.NoteSize);
         LoadSegment* loads = stackalloc LoadSegment[MaxRam * 2];
         int n = 0;
         ulong regionEnd = regionBase + regionSize;
@@ -164,10 +166,10 @@ static unsafe partial class Kexec
         }
         ulong at = MachineKexec.TailBase(regionBase, regionSize) + MachineKexec.CoreHeaderOffset;
         var dst = new Span<byte>((void*)at, (int)MachineKexec.CoreHeaderCapacity);
-        int size = ElfCoreHeader.Write(dst, new ReadOnlySpan<PhysRange>(notes, cpus + 1), new ReadOnlySpan<LoadSegment>(loads, n));
+        int size = ElfCoreHeader.Write(dst, new ReadOnlySpan<PhysRange>(notes, cpus + 2), new ReadOnlySpan<LoadSegment>(loads, n));
         if (size <= 0)
         {
-            Log.Emerg($"kexec: the ELF core header ({cpus + 1} notes, {n} loads) does not fit in 0x{MachineKexec.CoreHeaderCapacity:x} bytes; kdump disabled");
+            Log.Emerg($"kexec: the ELF core header ({cpus + 2} notes, {n} loads) does not fit in 0x{MachineKexec.CoreHeaderCapacity:x} bytes; kdump disabled");
             return false;
         }
         s_coreHeader = at;

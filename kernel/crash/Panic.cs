@@ -14,6 +14,7 @@ static unsafe class Panic
 
     static PanicState s_state;
     static int s_entered;           // how often the panicking CPU entered panic()
+    static ulong s_startTsc;
 
     /// <summary>
     /// The crash reason, kept where a dump reader (gdb, the capture image) can find it: the panic
@@ -26,6 +27,11 @@ static unsafe class Panic
     public static ref PanicState State => ref s_state;
     public static int PanicCpu => s_state.PanicCpu;
     public static bool InProgress => s_state.PanicCpu != PanicState.PanicCpuInvalid;
+    /// <summary>TSC when the panicking CPU claimed panic_cpu (panic(), nmi_panic() or crash_kexec()), 0 before.</summary>
+    public static ulong StartTsc => Volatile.Read(ref s_startTsc);
+
+    /// <summary>The first claim of panic_cpu stamps the crash timeline; later ones keep it.</summary>
+    public static void MarkStart() => Interlocked.CompareExchange(ref s_startTsc, Cpu.Rdtsc(), 0);
 
     public static byte* MessageAddress { get { fixed (byte* p = s_reason.Bytes) return p; } }
     public static System.ReadOnlySpan<byte> Message => new System.ReadOnlySpan<byte>(MessageAddress, s_reason.Length);
@@ -58,6 +64,7 @@ static unsafe class Panic
         // Claim the panic CPU first: only the winner may print, stop the others and reboot.
         if (s_state.ClaimPanic(me) == PanicClaim.OtherCpu)
             PanicSmpSelfStop(regs);
+        MarkStart();
 
         int entry = Interlocked.Increment(ref s_entered);
         if (entry > MaxNesting) Cpu.HaltForever();
@@ -165,7 +172,8 @@ static unsafe class Panic
         if (!s_state.FirstToStopOtherCpus()) return;
         int me = PerCpuArea.ThisCpu;
         ShootdownResult r = CrashShutdown.NmiShootdownCpus(&CrashNotes.Save);
-        CrashNotes.Save(me, regs);
+        CrashNotes.Save(me, regs, CpuStopState.Panicking);
+        StopStatus.Write(me, in r);
         CrashNotes.ReportShootdown(me, in r);
     }
 

@@ -2,8 +2,9 @@
 // the host tools need to read the dump — where the log ring, the symbol table and the panic
 // message are, the CPUs, RAM, and ACPI's power-off values — written at kexec load time, and
 // completed at crash time with CRASHTIME=, CRASH_CPU=, PANIC_MESSAGE= (the panic message or the
-// oops headline), CRASH_LOG_SEQ= (where the crash's lines begin in the log) and CPU_MISSING=. It lives in the first
-// kernel's memory; a PT_NOTE of the ELF core header points at it.
+// oops headline), CRASH_LOG_SEQ= (where the crash's lines begin in the log), CPU_MISSING= and the
+// crash timeline's TSC stamps. It lives in the first kernel's memory; a PT_NOTE of the ELF core
+// header points at it.
 using System;
 
 static unsafe class VmcoreinfoNote
@@ -34,6 +35,12 @@ static unsafe class VmcoreinfoNote
         b.AddSize("kallsyms", k.KallsymsEnd - k.KallsymsStart);
         b.AddSymbol("_stext", k.TextStart);
         b.AddSymbol("_etext", k.TextEnd);
+        // The top page table (CR3): drgn's kernel mode refuses a VMCOREINFO without it. The kernel
+        // runs identity-mapped, so the virtual address is the physical one too.
+        b.AddSymbol("swapper_pg_dir", k.BootPml4);
+        // The unwind tables, so a reader without the kernel's ELF can still unwind every stack.
+        b.AddSymbol("eh_frame", k.EhFrameStart);
+        b.AddSize("eh_frame", k.EhFrameEnd - k.EhFrameStart);
         b.AddSymbol("panic_message", (ulong)Panic.MessageAddress);
         b.AddSize("panic_message", Panic.MessageCapacity);
         b.AddSymbol("crash_notes", (ulong)CrashNotes.Buffer(0));
@@ -69,12 +76,20 @@ static unsafe class VmcoreinfoNote
         WriteNote();
     }
 
-    /// <summary>At crash, after the shootdown: when, why, and which CPUs did not answer.</summary>
+    /// <summary>
+    /// At crash, after the shootdown: when, why, and which CPUs did not answer. The TSC stamps
+    /// (NMI_TSC when the panic came from an NMI, PANIC_START_TSC, PANIC_TSC = crash_kexec,
+    /// SHOOTDOWN_TSC) with the stop-status notes' stop_tsc draw the inspector's timeline.
+    /// </summary>
     public static void UpdateAtCrash(ulong panicTsc)
     {
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
         b.SetDecimal("CRASHTIME", Clock.WallSeconds);
+        PerCpu* me = PerCpuArea.This;
+        if (me != null && me->InNmi != 0) b.SetUnsigned("NMI_TSC", me->NmiTsc);
+        if (Panic.StartTsc != 0) b.SetUnsigned("PANIC_START_TSC", Panic.StartTsc);
         b.SetUnsigned("PANIC_TSC", panicTsc);
+        if (StopStatus.ShootdownTsc != 0) b.SetUnsigned("SHOOTDOWN_TSC", StopStatus.ShootdownTsc);
         b.SetDecimal("CRASH_CPU", PerCpuArea.ThisCpu);
         b.SetText("PANIC_MESSAGE", Panic.Message);
         if (Panic.CrashLogSeq != Kmsg.NoSeq) b.SetUnsigned("CRASH_LOG_SEQ", Panic.CrashLogSeq);
@@ -91,10 +106,29 @@ static unsafe class VmcoreinfoNote
         WriteNote();
     }
 
-    public static void SetDigestTime(ulong us)
+    /// <summary>Just before the jump: how long the digest check took, and when the jump happens.</summary>
+    public static void UpdateAtJump(ulong digestUs, ulong jumpTsc)
     {
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
-        b.SetUnsigned("KEXEC_DIGEST_US", us);
+        b.SetUnsigned("KEXEC_DIGEST_US", digestUs);
+        b.SetUnsigned("KEXEC_JUMP_TSC", jumpTsc);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
+    /// <summary>A key a platform crash handler records before the shootdown (CRASH_CHANNEL=); UpdateAtCrash keeps it.</summary>
+    public static void SetAtCrash(string key, string value)
+    {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetText(key, value);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
+    public static void SetAtCrash(string key, long value)
+    {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetDecimal(key, value);
         s_storage.Length = b.Length;
         WriteNote();
     }

@@ -72,6 +72,7 @@ static unsafe partial class Crashtest
             Nmi.Register(NmiType.Local, &NestedNmiHandler);
             CrashPoints.Register(CrashPoint.CrashKexec, &InsideCrashKexec);
         }
+        if (test == CrashTestType.UnknownNmiBroadcast) UnknownNmiBroadcast.Hook(victim);
         RegisterHoleHooks(test);
 
         LogLine l = default;
@@ -159,6 +160,9 @@ static unsafe partial class Crashtest
                 break;
             case CrashTestType.NestedNmiPanic:
                 Panic.KernelPanic("crashtest: NESTED_NMI_PANIC");
+                break;
+            case CrashTestType.UnknownNmiBroadcast:
+                UnknownNmiBroadcast.TakeUnknownNmi();
                 break;
             default:
                 HoleVictimPart();

@@ -17,6 +17,7 @@ public enum CrashTestType
     OopsPanicRace,
     DoublePanic,
     NestedNmiPanic,
+    UnknownNmiBroadcast,
     ReasonLockPanic,
     RunawayWriter,
     PrintkStorm,

@@ -35,9 +35,11 @@ static unsafe class Kmain
         Params.Report();
         ShowMemoryMap();
         Nmi.Init();
+        HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         EarlyNmi.Report("during SMP bring-up (on an AP)");
+        CrashChannel.Init();
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         Selftest.RunIfRequested();

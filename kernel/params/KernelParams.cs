@@ -73,8 +73,11 @@ public unsafe struct KernelParams
     public readonly bool UnknownNmiPanic => Value(BootParam.UnknownNmiPanic) != 0;
     public readonly bool PanicOnUnrecoveredNmi => Value(BootParam.PanicOnUnrecoveredNmi) != 0;
     public readonly bool PanicOnIoNmi => Value(BootParam.PanicOnIoNmi) != 0;
+    public readonly bool UnknownNmiOneCpu => Value(BootParam.UnknownNmiOneCpu) != 0;
     public readonly bool PanicOnOops => Value(BootParam.PanicOnOops) != 0;
     public readonly bool CrashKexecPostNotifiers => Value(BootParam.CrashKexecPostNotifiers) != 0;
+    /// <summary>The CPU that owns the crash channel, or -1 for no channel.</summary>
+    public readonly int CrashChannel => IsSet(BootParam.CrashChannel) ? (int)Value(BootParam.CrashChannel) : -1;
     /// <summary>Seconds before rebooting after a panic: 0 waits forever, negative reboots at once.</summary>
     public readonly int Panic => (int)Value(BootParam.Panic);
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
