@@ -2,7 +2,8 @@
 // (boot/multiboot.asm for the boot CPU, boot/trampoline.asm for the APs, boot/capture_entry.asm for
 // the capture kernel), which only count them and return: an NMI there can neither be handled (no
 // per-CPU state, no console) nor be allowed to triple-fault. The count is reported once the
-// console is up. Linux has no such window to cover: its early IDT handles NMIs from the start.
+// console is up. Linux's early IDT (early_idt_handler_array, arch/x86/kernel/head_64.S) plays the
+// same part during its own early boot.
 using System.Threading;
 
 static unsafe class EarlyNmi

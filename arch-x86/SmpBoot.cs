@@ -173,6 +173,8 @@ static unsafe class SmpBoot
         Idt.Load();
         LocalApic.EnableModeOnThisCpu();
         LocalApic.Setup(cpu, LocalApic.ExtnmiParameter);
+        // Online only now, with the kernel's IDT loaded: the crash shootdown sends NMI IPIs to online
+        // CPUs only, so none reaches a CPU whose NMI would land on the early gates and save nothing.
         // No IPI to say so: one that reached the boot CPU after it stopped waiting would wake it in
         // its idle loop later, and an NMI landing then would find it in an interrupt handler.
         MarkOnline(cpu);
