@@ -2,7 +2,7 @@
 using System.Runtime;
 using System.Runtime.CompilerServices;
 
-static class Idle
+static unsafe class Idle
 {
     public const uint Marker = 0xC0DE0000;
 
@@ -18,6 +18,9 @@ static class Idle
     /// </summary>
     public static void HaltBriefly(ulong maxUs)
     {
+        // The timer interrupt's IRET would unblock NMIs inside an NMI handler (Traps.cs says why that must not happen).
+        PerCpu* cpu = PerCpuArea.This;
+        Bug.On(cpu != null && cpu->InNmi != 0, "Idle.HaltBriefly: never in NMI context, where an interrupt's IRET would unblock NMIs");
         LapicTimer.BeginHalt(maxUs);
         Cpu.EnableInterruptsAndHalt();
         Cpu.DisableInterrupts();

@@ -23,7 +23,7 @@ static unsafe class Idt
     {
         fixed (ulong* w = s_table.Words)
         {
-            ulong type = 0x0E | (present ? 0x80UL : 0);   // 64-bit interrupt gate, DPL 0
+            ulong type = present ? Gates.Interrupt : Gates.Interrupt & 0x7FUL;   // 64-bit interrupt gate, DPL 0
             w[vector * 2] = (handler & 0xFFFF) | ((ulong)Segments.KernelCode << 16) | ((ulong)ist << 32) | (type << 40) | (((handler >> 16) & 0xFFFF) << 48);
             w[vector * 2 + 1] = handler >> 32;
         }

@@ -27,14 +27,17 @@ static unsafe class Nmi
 
     public static int Received => Volatile.Read(ref s_received);
 
-    public static void Init()
+    public static void Init() => OverrideReason((NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason));
+
+    /// <summary>nmi_reason=, or a test trigger that needs it: the next reason read reports SERR or IOCHK, once.</summary>
+    public static void OverrideReason(NmiReasonOverride reason)
     {
-        s_forcedReason = (NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason) switch
+        Volatile.Write(ref s_forcedReason, reason switch
         {
             NmiReasonOverride.Serr => NmiReason.Serr,
             NmiReasonOverride.Iochk => NmiReason.Iochk,
             _ => 0,
-        };
+        });
     }
 
     static ref Chain ChainOf(NmiType type)
@@ -73,12 +76,9 @@ static unsafe class Nmi
             Log.Emerg("NMI received before per-CPU set-up; ignoring");
             return;
         }
-        if (cpu->InNmi != 0)
-        {
-            // Only possible if an exception inside the handler returned with IRET and unblocked NMIs.
-            Log.Emerg($"NMI: re-entered on CPU {cpu->Cpu} while handling an NMI; ignoring the nested one");
-            return;
-        }
+        // Only possible if something inside the handler returned with IRET and unblocked NMIs: by
+        // then this nested NMI has already written its frame over the outer one's (Traps.cs).
+        Bug.On(cpu->InNmi != 0, "Nmi.Handle: NMIs do not nest; nothing on the NMI path returns with IRET");
         cpu->InNmi = 1;
         cpu->NmiTsc = Cpu.Rdtsc();
         DefaultDoNmi(cpu, frame);
@@ -103,8 +103,11 @@ static unsafe class Nmi
         // The reason port is shared: one CPU reads it at a time. A CPU that cannot get the lock
         // may be spinning here while another CPU panics and shoots it down with an NMI it can
         // never take (NMIs are blocked): so it runs the crash callback itself while it waits.
+        // The CPU that owns panic_cpu must not wait at all: the holder may be a CPU that lost the
+        // panic to it and now waits, lock in hand, for the shootdown only this CPU can send.
         while (Interlocked.CompareExchange(ref s_reasonLock, 1, 0) != 0)
         {
+            if (Panic.PanicCpu == cpu->Cpu) return;
             CrashShutdown.RunCrashIpiCallback(regs);
             Cpu.Pause();
         }

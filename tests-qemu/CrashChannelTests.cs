@@ -18,7 +18,7 @@ public sealed record ChannelRun(string Serial, VmcoreReader Dump)
         Messages.Select(m => Regex.Match(m, @"^Uhhuh\. NMI received for unknown reason [0-9a-f]{2} on CPU (\d+)\.$"))
             .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).ToList();
 
-    public int PanicCpu => int.Parse(Dump.Vmcoreinfo["PANIC_CPU"]);
+    public int PanicCpu => int.Parse(Dump.Vmcoreinfo["CRASH_CPU"]);
 
     public static ChannelRun Of(int smp, bool injectNmi, string append)
     {

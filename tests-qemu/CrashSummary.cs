@@ -36,12 +36,21 @@ public static class CrashSummary
     public static IReadOnlyList<int> MissingCpus(QemuMachine vm) =>
         vm.Messages().Select(x => Missing.Match(x)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).ToList();
 
-    /// <summary>Waits until the summary has a line (note or missing) for every CPU.</summary>
+    /// <summary>Waits until the summary has a register line for every CPU; a CPU named missing fails.</summary>
     public static Dictionary<int, CpuSummary> WaitForAll(QemuMachine vm, int cpus)
+    {
+        WaitForSummary(vm, cpus);
+        Assert.True(MissingCpus(vm).Count == 0, $"CPUs {string.Join(", ", MissingCpus(vm))} are missing from the summary:\n{vm.SerialText}");
+        var notes = Read(vm);
+        Assert.Equal(Enumerable.Range(0, cpus), notes.Keys.Order());
+        return notes;
+    }
+
+    /// <summary>Waits until the summary has a line for every CPU, registers or "missing" (a CPU wedged in NMI context).</summary>
+    public static void WaitForSummary(QemuMachine vm, int cpus)
     {
         for (int cpu = 0; cpu < cpus; cpu++)
             vm.Expect(new Regex($@"^\[\s*\d+\.\d+\] crash: CPU {cpu} (apic|missing)"));
-        return Read(vm);
     }
 
     /// <summary>The CPU's registers are its own, taken in the idle loop: RIP in cpu_idle, r12 = 0xC0DE0000 + CPU.</summary>

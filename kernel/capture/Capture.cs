@@ -2,7 +2,8 @@
 // starts on one CPU, possibly with NMIs still blocked, never starts another CPU, masks LINT1 so a
 // later external NMI cannot shoot it down, reads the ELF core header it was handed (checked as
 // Linux's /proc/vmcore checks it), reports the crash, exports the dump and powers off. It writes
-// nothing outside its own region but device registers and the export channel.
+// nothing outside its own region but device registers and the export channel. Any failure it can
+// still run code for ends the machine with the failure status 3 (README "Exit statuses").
 using System;
 using System.Runtime.InteropServices;
 
@@ -11,7 +12,10 @@ static unsafe class Capture
     /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note.</summary>
     public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 3;
     public const int MaxLoads = 64, MaxRam = 64;
+    /// <summary>Lines of the first kernel's log shown when it does not say where its crash begins.</summary>
     const int LogTailLines = 20;
+    /// <summary>At most this many lines from the crash on (a post-notifiers panic on 64 CPUs prints a few hundred).</summary>
+    const int CrashLogLines = 1000;
 
     static ulong s_coreHeader, s_regionBase, s_regionSize;
 
@@ -49,6 +53,7 @@ static unsafe class Capture
         s_regionSize = regionSize;
         Serial.Init();
         Log.Init();
+        Panic.ExitOnPanic();
         LogLine first = default;
         first.Append("capture: ");
         first.Append(Version.Name);
@@ -61,6 +66,14 @@ static unsafe class Capture
         Log.Info(ref first);
 
         CpuSetup.BootCpu();
+        ReportEarlyNmis();
+        // The header is the only thing from the first kernel not covered by its digest (Linux leaves
+        // elfcorehdr out too): check it before anything in it is followed.
+        if (!ElfCoreHeader.CheckElfHeader(CoreHeaderBytes, out _, out _, out ElfCoreError headerError))
+        {
+            ReportBadHeader(in headerError);
+            Fail();
+        }
         if (!FindVmcoreinfo(out ReadOnlySpan<byte> info))
         {
             Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
@@ -72,24 +85,54 @@ static unsafe class Capture
         Params.Report();
         Platform.UseAcpiPowerOff(info);
 
-        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none).
+        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none),
+        // unless capture_nmi_test asks for NMIs during the export to show they are survived.
         LocalApic.DetectAndEnableMode();
-        LocalApic.Setup(0, ApicExtnmiMode.None);
+        LocalApic.Setup(0, Params.Current.CaptureNmiTest ? ApicExtnmiMode.All : ApicExtnmiMode.None);
 
         if (!ValidateCoreHeader(info)) Fail();
         AddEntryNote(entryTsc);
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
-        else DumpExport.Run();
+        else if (!DumpExport.Run()) Fail();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
 
     static void Fail()
     {
-        Log.Emerg("capture: giving up; powering off");
-        Power.Poweroff();
+        Log.Emerg("capture: giving up; exiting with the failure status");
+        Power.ExitFailure();
     }
+
+    static void ReportBadHeader(in ElfCoreError error)
+    {
+        LogLine l = default;
+        l.Append("capture: bad ELF core header: ");
+        error.Describe(ref l);
+        l.Append(" (at 0x");
+        l.AppendHex(s_coreHeader, 0);
+        l.Append(")");
+        Log.Err(ref l);
+    }
+
+    /// <summary>
+    /// capture_nmi_test: the export stops after its first chunk until two NMIs were handled (at most
+    /// TestNmiWaitUs), so a test can inject them mid-export and then check the vmcore still verifies.
+    /// </summary>
+    public static void WaitForTestNmis()
+    {
+        int before = Nmi.Received;
+        Log.Info("capture: capture_nmi_test: waiting up to 30 s for two NMIs");
+        ulong deadline = Clock.DeadlineAfterUs(TestNmiWaitUs);
+        while (Nmi.Received - before < 2 && !Clock.Passed(deadline)) Cpu.Pause();
+        Log.Info($"capture: capture_nmi_test: {Nmi.Received - before} NMIs handled; the export goes on");
+    }
+
+    const ulong TestNmiWaitUs = 30_000_000;
+
+    /// <summary>NMIs that reached the entry code's own gate before the kernel's IDT was loaded (boot/capture_entry.asm).</summary>
+    static void ReportEarlyNmis() => EarlyNmi.Report("by the capture kernel's entry code");
 
     /// <summary>The core header's size is known only after reading its ELF header (bounded by the tail it lives in).</summary>
     static ReadOnlySpan<byte> CoreHeaderBytes
@@ -137,12 +180,7 @@ static unsafe class Capture
         if (!ElfCoreHeader.Read(CoreHeaderBytes, FirstKernelMemory, Ram.Slice(0, s_ramCount), new PhysRange(s_regionBase, s_regionSize),
                 Notes, Loads, out s_info, out ElfCoreError error))
         {
-            LogLine l = default;
-            l.Append("capture: bad ELF core header at 0x");
-            l.AppendHex(s_coreHeader, 0);
-            l.Append(": ");
-            error.Describe(ref l);
-            Log.Err(ref l);
+            ReportBadHeader(in error);
             return false;
         }
         return true;
@@ -199,8 +237,14 @@ static unsafe class Capture
     {
         LogLine p = default;
         p.Append("capture: panic: ");
-        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message)) p.Append(message);
+        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message) && !message.IsEmpty) p.Append(message);
         else p.Append("(no PANIC_MESSAGE)");
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CPU", out long crashCpu))
+        {
+            p.Append(" (CPU ");
+            p.AppendDecimal(crashCpu);
+            p.Append(")");
+        }
         Log.Info(ref p);
         Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong crashtime);
         Log.Info($"capture: crashtime {crashtime}");
@@ -223,7 +267,7 @@ static unsafe class Capture
             }
             Log.Info(ref l);
         }
-        ReportLogTail(info);
+        ReportLog(info);
     }
 
     /// <summary>The first kernel's kallsyms table, through VMCOREINFO (empty if it cannot be read).</summary>
@@ -285,12 +329,16 @@ static unsafe class Capture
         return i < list.Length && Vmcoreinfo.ParseDecimal(list.Slice(i, end - i), out long v) ? v : n;
     }
 
-    /// <summary>The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf).</summary>
-    static void ReportLogTail(ReadOnlySpan<byte> info)
+    /// <summary>
+    /// The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf): from the
+    /// crash's first line on (CRASH_LOG_SEQ, the panic line or the oops's first line), or, when the
+    /// first kernel did not say, its last lines.
+    /// </summary>
+    static void ReportLog(ReadOnlySpan<byte> info)
     {
         if (!Vmcoreinfo.FindSymbol(info, "log_buf", out ulong area) || !Vmcoreinfo.FindSize(info, "log_buf", out ulong size))
         {
-            Log.Emerg("capture: VMCOREINFO names no log_buf: no log tail");
+            Log.Emerg("capture: VMCOREINFO names no log_buf: no log");
             return;
         }
         byte* p = FirstKernelMemory.Map(area, size);
@@ -299,9 +347,12 @@ static unsafe class Capture
             Log.Emerg($"capture: the first kernel's log at 0x{area:x} (0x{size:x} bytes) is outside its RAM");
             return;
         }
-        KmsgReader r = Kmsg.ReadLast(new ReadOnlySpan<byte>(p, (int)size), LogTailLines);
+        var ring = new ReadOnlySpan<byte>(p, (int)size);
+        bool fromCrash = Vmcoreinfo.FindUnsigned(info, "CRASH_LOG_SEQ", out ulong fromSeq);
+        KmsgReader r = fromCrash ? Kmsg.ReadFrom(ring, fromSeq) : Kmsg.ReadLast(ring, LogTailLines);
         byte* line = stackalloc byte[LogLine.Capacity];
-        while (r.MoveNext())
+        int shown = 0;
+        while (shown < CrashLogLines && r.MoveNext())
         {
             KmsgRecord rec = r.Current;
             int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, new Span<byte>(line, LogLine.Capacity - 16));
@@ -309,7 +360,11 @@ static unsafe class Capture
             l.Append("capture: log: ");
             l.Append(new ReadOnlySpan<byte>(line, n));
             Log.Info(ref l);
+            shown++;
         }
-        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the tail stops there");
+        if (shown == CrashLogLines) Log.Info($"capture: the first kernel's log goes on past {CrashLogLines} lines; the vmcore holds the rest");
+        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the damaged records were skipped");
+        if (r.Unfinished > 0) Log.Info($"capture: {r.Unfinished} records of the first kernel's log were never finished (their CPUs were stopped while writing)");
+        if (Kmsg.ReadHeader(ring, out KmsgHeader h) && h.Lost > 0) Log.Info($"capture: the first kernel's log lost {h.Lost} records (the ring was full up to an unfinished one)");
     }
 }

@@ -2,7 +2,10 @@
 // merged PT_NOTE, then the first kernel's RAM as PT_LOADs) and framed by DumpStream, on the
 // channels dump_channels= names: the shared-memory window (QEMU ivshmem-plain backed by a host
 // file, found on PCI bus 0; hundreds of MB/s) and/or debugcon (port 0xE9, about 2 MB/s). The
-// default is the window when there is one, else debugcon.
+// default is the window when there is one, else debugcon. Each chunk is copied once, into the window
+// or a staging buffer, and checksummed and sent from that copy: a CPU that never answered the
+// shootdown may still be writing the first kernel's RAM, and the receiver must get exactly the
+// bytes the checksum was taken over.
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
@@ -19,12 +22,15 @@ static unsafe class DumpExport
     static extern void CopyQwords(byte* dst, byte* src, ulong count);
 
     struct PrefixBuffer { public fixed byte Bytes[PrefixCapacity]; }
+    struct StagingBuffer { public fixed byte Bytes[(int)DumpStream.DefaultChunkSize]; }
     static PrefixBuffer s_prefix;
+    static StagingBuffer s_staging;
     static VmcoreLayout s_layout;
     static int s_loadCount;
     static ulong s_sumTicks;
 
     static byte* Prefix { get { fixed (byte* p = s_prefix.Bytes) return p; } }
+    static byte* Staging { get { fixed (byte* p = s_staging.Bytes) return p; } }
 
     /// <summary>Writes the dump; false when no channel could take it (the reason is logged).</summary>
     public static bool Run()
@@ -122,29 +128,25 @@ static unsafe class DumpExport
         for (ulong c = 0; c < chunks; c++)
         {
             ulong start = c * chunkSize, n = length - start < chunkSize ? length - start : chunkSize;
-            // Pass 1: the checksum, over the source pieces (8-byte aligned except the very end).
-            ulong t1 = Cpu.Rdtsc();
-            DumpStream.ChecksumState sum = DumpStream.ChecksumState.Start();
+            // One copy of the chunk (straight into its place in the window when there is one),
+            // then the checksum and the send both from that copy, never from live RAM again.
+            byte* stage = toWindow ? window + pos + DumpStream.ChunkHeaderSize : Staging;
             for (ulong done = 0; done < n;)
             {
                 byte* p = Piece(start + done, out ulong avail);
                 ulong take = avail < n - done ? avail : n - done;
-                sum.Add(p, take);
+                Copy(stage + done, p, take);
                 done += take;
             }
-            ulong checksum = sum.Finish();
+            ulong t1 = Cpu.Rdtsc();
+            ulong checksum = DumpStream.Checksum(stage, n);
             s_sumTicks += Cpu.Rdtsc() - t1;
             fold = DumpStream.Fold(fold, checksum);
             DumpStream.WriteChunkHeader(new Span<byte>(small, DumpStream.ChunkHeaderSize), (uint)c, (uint)n, checksum);
             Emit(window, ref pos, small, DumpStream.ChunkHeaderSize, toWindow, toDebugcon);
-            // Pass 2: the bytes.
-            for (ulong done = 0; done < n;)
-            {
-                byte* p = Piece(start + done, out ulong avail);
-                ulong take = avail < n - done ? avail : n - done;
-                Emit(window, ref pos, p, take, toWindow, toDebugcon);
-                done += take;
-            }
+            if (toDebugcon) Cpu.Outsb(DebugconPort, stage, n);
+            pos += n;
+            if (c == 0 && Params.Current.CaptureNmiTest) Capture.WaitForTestNmis();
             if (start + n >= nextProgress)
             {
                 Log.Info($"capture: export: {(start + n) >> 20} of {length >> 20} MiB");
@@ -157,14 +159,15 @@ static unsafe class DumpExport
 
     static void Emit(byte* window, ref ulong pos, byte* data, ulong n, bool toWindow, bool toDebugcon)
     {
-        if (toWindow)
-        {
-            byte* dst = window + pos;
-            ulong q = n / 8;
-            if (q > 0) CopyQwords(dst, data, q);
-            for (ulong i = q * 8; i < n; i++) dst[i] = data[i];
-        }
+        if (toWindow) Copy(window + pos, data, n);
         if (toDebugcon) Cpu.Outsb(DebugconPort, data, n);
         pos += n;
+    }
+
+    static void Copy(byte* dst, byte* src, ulong n)
+    {
+        ulong q = n / 8;
+        if (q > 0) CopyQwords(dst, src, q);
+        for (ulong i = q * 8; i < n; i++) dst[i] = src[i];
     }
 }

@@ -1,8 +1,10 @@
 // The first kernel's VMCOREINFO note (kernel/vmcore_info.c): KEY=value lines the capture kernel and
 // the host tools need to read the dump — where the log ring, the symbol table and the panic
 // message are, the CPUs, RAM, and ACPI's power-off values — written at kexec load time, and
-// completed at crash time with CRASHTIME=, PANIC_MESSAGE=, CPU_MISSING= and the crash timeline's TSC
-// stamps. It lives in the first kernel's memory; a PT_NOTE of the ELF core header points at it.
+// completed at crash time with CRASHTIME=, CRASH_CPU=, PANIC_MESSAGE= (the panic message or the
+// oops headline), CRASH_LOG_SEQ= (where the crash's lines begin in the log), CPU_MISSING= and the
+// crash timeline's TSC stamps. It lives in the first kernel's memory; a PT_NOTE of the ELF core
+// header points at it.
 using System;
 
 static unsafe class VmcoreinfoNote
@@ -27,7 +29,7 @@ static unsafe class VmcoreinfoNote
         b.AddText("BUILD-ID", id.AsSpan());
         b.AddUnsigned("PAGESIZE", 4096);
         b.AddSymbol("log_buf", (ulong)Log.Area);
-        b.AddSize("log_buf", Log.RingBytes);
+        b.AddSize("log_buf", Log.AreaBytes);
         ref KernelLayout k = ref KernelLayout.Get;
         b.AddSymbol("kallsyms", k.KallsymsStart);
         b.AddSize("kallsyms", k.KallsymsEnd - k.KallsymsStart);
@@ -88,8 +90,9 @@ static unsafe class VmcoreinfoNote
         if (Panic.StartTsc != 0) b.SetUnsigned("PANIC_START_TSC", Panic.StartTsc);
         b.SetUnsigned("PANIC_TSC", panicTsc);
         if (StopStatus.ShootdownTsc != 0) b.SetUnsigned("SHOOTDOWN_TSC", StopStatus.ShootdownTsc);
-        b.SetDecimal("PANIC_CPU", PerCpuArea.ThisCpu);
+        b.SetDecimal("CRASH_CPU", PerCpuArea.ThisCpu);
         b.SetText("PANIC_MESSAGE", Panic.Message);
+        if (Panic.CrashLogSeq != Kmsg.NoSeq) b.SetUnsigned("CRASH_LOG_SEQ", Panic.CrashLogSeq);
         LogLine missing = default;
         int n = 0;
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)

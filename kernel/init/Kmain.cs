@@ -23,11 +23,13 @@ static unsafe class Kmain
 
         Serial.Init();
         Log.Init();
+        PanicNotifiers.RegisterLogSummary();
         if (!parsed)
             Log.Emerg($"multiboot: bad magic 0x{magic:x8} or unreadable information block at 0x{infoAddress:x8}; continuing without it");
 
         Params.Parse(args);
         CpuSetup.BootCpu();
+        EarlyNmi.Report("during early boot");
         CalibrateClock();
         Banner(args);
         Params.Report();
@@ -36,6 +38,7 @@ static unsafe class Kmain
         HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
+        EarlyNmi.Report("during SMP bring-up (on an AP)");
         CrashChannel.Init();
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 

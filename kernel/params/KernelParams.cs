@@ -91,7 +91,7 @@ public unsafe struct KernelParams
     public readonly bool PoweroffAtEntry => Value(BootParam.PoweroffAtEntry) != 0;
     /// <summary>Microseconds between INIT and the SIPIs; 0 when not given (modern CPUs need none).</summary>
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
-    public readonly bool KexecCorruptTest => Value(BootParam.KexecCorruptTest) != 0;
+    public readonly bool CaptureNmiTest => Value(BootParam.CaptureNmiTest) != 0;
     /// <summary>Console log level: records with a level below it reach the console (Linux's console_loglevel).</summary>
     public readonly int Loglevel => (int)Value(BootParam.Loglevel);
 }

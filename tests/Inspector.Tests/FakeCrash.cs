@@ -210,7 +210,7 @@ sealed unsafe class FakeCrash
         Assert.True(b.AddUnsigned("TSC_KHZ", 2_000_000));
         Assert.True(b.SetUnsigned("CRASHTIME", CrashTime));
         Assert.True(b.SetText("PANIC_MESSAGE", PanicMessage));
-        Assert.True(b.SetDecimal("PANIC_CPU", 0));
+        Assert.True(b.SetDecimal("CRASH_CPU", 0));
         Assert.True(b.SetUnsigned("PANIC_START_TSC", PanicStartTsc));
         Assert.True(b.SetUnsigned("PANIC_TSC", CrashKexecTsc));
         Assert.True(b.SetUnsigned("SHOOTDOWN_TSC", ShootdownTsc));

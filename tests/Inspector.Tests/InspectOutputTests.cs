@@ -258,10 +258,11 @@ public class InspectOutputTests : IDisposable
         byte[] vmcore = (byte[])FakeCrash.Default.Clone();
         // The ring's first record: PT_LOAD 1 maps 0x100000 at file offset 0xa0000.
         int record = 0xA0000 + (int)(FakeCrash.LogAddress - 0x10_0000) + Kmsg.HeaderSize;
-        LittleEndian.Put32(vmcore, record, 13);          // a length no record can have
+        LittleEndian.Put32(vmcore, record + 8, 13);      // a length no record can have
         var run = CliRun.Of(_dir.Write("badlog", vmcore));
         Assert.Equal(0, run.Exit);
-        Assert.Contains("WARNING: the log ring at 0x190000 is damaged: the log stops at the damage", run.Out);
+        Assert.Contains("WARNING: the log ring at 0x190000 is damaged: damaged records were skipped", run.Out);
+        Assert.Contains(FakeCrash.LogText(79), run.Out);     // the records after the damage are still read
         Assert.Contains(FakeCrash.RipSymbols[0], run.Out);
     }
 

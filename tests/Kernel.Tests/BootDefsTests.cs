@@ -40,6 +40,8 @@ public class BootDefsTests
     [InlineData("IDENTITY_MAP_GIB", PageTableBits.IdentityMapEnd >> 30)]
     [InlineData("PD_IOAPIC", (ulong)PageTableBits.IoApicLargePage)]
     [InlineData("PD_LOCAL_APIC", (ulong)PageTableBits.LocalApicLargePage)]
+    [InlineData("GATE_INTERRUPT", (ulong)Gates.Interrupt)]
+    [InlineData("DEBUG_EXIT_PORT", (ulong)DebugExit.Port)]
     public void TheAsmIncludeHoldsTheSameValueAsTheCSharp(string name, ulong expected)
     {
         Assert.True(Inc.ContainsKey(name), $"boot/x86.inc defines no {name}");

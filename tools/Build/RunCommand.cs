@@ -75,6 +75,25 @@ public static class RunCommand
         return size;
     }
 
+    /// <summary>
+    /// Waits for QEMU to exit; returns why no capture will come instead, at once, when the first
+    /// kernel's panic ends without a jump (panic=0 halts, and QEMU would only exit at the time-out).
+    /// </summary>
+    static string? WaitForExitOrAHaltedPanic(QemuMachine vm, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!vm.HasExited && clock.Elapsed < bound)
+        {
+            if (vm.Lines.FirstOrDefault(l => l.Contains("---[ end Kernel panic") && !l.Contains("capture: ")) is string end)
+            {
+                vm.Kill();
+                return $"the first kernel's panic ended without a jump to the capture kernel (\"{end.Trim()}\")";
+            }
+            Thread.Sleep(100);
+        }
+        return null;
+    }
+
     /// <summary>One whole capture: boot, NMI, transfer, verification. Used by run, the tests and the benchmark.</summary>
     public static Outcome Capture(Settings s, Action<string>? progress = null)
     {
@@ -110,12 +129,19 @@ public static class RunCommand
         try
         {
             var bound = TimeSpan.FromSeconds(s.TimeoutSeconds);
-            vm.WaitForLine("kdump: capture image armed", bound);
-            // A crash scenario (--no-nmi --append crashtest=...) never reaches the idle line.
-            if (s.InjectNmi) vm.WaitForLine("idle: nothing more to do", bound);
+            // The NMI goes in once the image is armed and the kernel idles. A crash scenario
+            // (--no-nmi --append crashtest=...) never reaches the idle line, and with loglevel=
+            // below 7 neither line reaches the console: then there is nothing to wait for.
+            if (s.InjectNmi)
+            {
+                vm.WaitForLine("kdump: capture image armed", bound);
+                vm.WaitForLine("idle: nothing more to do", bound);
+            }
             if (s.NmiDelayMs > 0) Thread.Sleep(s.NmiDelayMs);
             var sw = Stopwatch.StartNew();
             if (s.InjectNmi) vm.Qmp.InjectNmi();
+            if (WaitForExitOrAHaltedPanic(vm, bound) is string halted)
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"{halted}; serial log in {Paths.Relative(serialLog)}", vm);
             int status = vm.WaitForExit(bound);
             var exported = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: exporting vmcore"));
             var done = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: export done"));
@@ -123,6 +149,8 @@ public static class RunCommand
                 return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"QEMU exited with status {status} ({QemuExit.Describe(status)}); serial log in {Paths.Relative(serialLog)}", vm);
             if (exported == null)
                 return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"the capture kernel exported nothing; serial log in {Paths.Relative(serialLog)}", vm);
+            if (done == null)
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"QEMU exited before \"capture: export done\"; serial log in {Paths.Relative(serialLog)}", vm);
             var r = DumpReceiver.Receive(useWindow ? window : debugcon, vmcore);
             if (!r.Ok) return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, r.Message, vm);
             string message = $"verified {Paths.Relative(vmcore)}: {r.Size} bytes ({r.Message})";

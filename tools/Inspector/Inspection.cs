@@ -1,6 +1,6 @@
 // What a vmcore says, gathered into plain values before anything is printed: the crash (VMCOREINFO's
-// PANIC_MESSAGE, CRASHTIME, PANIC_CPU), each CPU's saved registers (the NT_PRSTATUS notes, pid =
-// CPU + 1) with its RIP named, the code around it and its backtrace, how every CPU stopped (the
+// PANIC_MESSAGE, the panic message or the oops headline; CRASHTIME; CRASH_CPU), each CPU's saved
+// registers (the NT_PRSTATUS notes, pid = CPU + 1) with its RIP named, the code around it and its backtrace, how every CPU stopped (the
 // NMIDUMP stop-status notes) and the crash's timeline, the memory ranges (PT_LOADs) and the first
 // kernel's log ring. Everything comes through the kernel's own readers; what is missing or damaged
 // becomes a warning, never an exception, so a damaged dump still yields whatever it holds.
@@ -140,7 +140,7 @@ public static class DumpInspector
         r.OsRelease = Text(info, "OSRELEASE");
         r.BuildId = Text(info, "BUILD-ID");
         if (Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong t)) r.CrashTime = t;
-        if (Vmcoreinfo.FindDecimal(info, "PANIC_CPU", out long p)) r.PanicCpu = p;
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CPU", out long p)) r.PanicCpu = p;
         if (Vmcoreinfo.FindNumber(info, "nr_cpus", out long n)) r.NrCpus = n;
         r.CrashChannel = Text(info, "CRASH_CHANNEL");
         if (Vmcoreinfo.FindDecimal(info, "CRASH_CHANNEL_OWNER", out long owner)) r.CrashChannelOwner = owner;
@@ -333,7 +333,11 @@ public static class DumpInspector
         }
         // ReadLast walks the ring from its oldest record, so damage anywhere before the end shows here.
         if (reader.Corrupt)
-            r.Warnings.Add($"the log ring at 0x{at:x} is damaged: the log stops at the damage");
+            r.Warnings.Add($"the log ring at 0x{at:x} is damaged: damaged records were skipped");
+        if (reader.Unfinished > 0)
+            r.Warnings.Add($"{reader.Unfinished} log records were never finished (their CPUs were stopped while writing them)");
+        if (header.Lost > 0)
+            r.Warnings.Add($"{header.Lost} log records were lost: the ring was full up to a record still being written");
     }
 
     /// <summary>A region the dump's memory should hold whole, or null with a warning.</summary>
