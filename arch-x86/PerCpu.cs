@@ -18,8 +18,6 @@ unsafe struct PerCpu
     public ulong LastNmiRip;
     /// <summary>TSC at the entry of the latest NMI (the crash timeline's "NMI").</summary>
     public ulong NmiTsc;
-    /// <summary>Log lines an NMI printed while this CPU held the console (seq + 1 .. seq), printed after its own line.</summary>
-    public ulong ConsoleDeferredFrom, ConsoleDeferredTo;
     /// <summary>Sequence number + 1 of this CPU's first oops line (0: no oops yet).</summary>
     public ulong OopsLogFrom;
     public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page

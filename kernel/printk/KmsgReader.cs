@@ -19,6 +19,7 @@ public ref struct KmsgReader
     private ulong _fromSeq;
     private bool _corrupt;
     private bool _done;
+    private readonly bool _stopAtUnfinished;
     private ulong _unfinished;
     private ulong _skip;
     private ulong _seq;
@@ -28,9 +29,10 @@ public ref struct KmsgReader
     private int _textOffset;
     private int _textLength;
 
-    internal KmsgReader(ReadOnlySpan<byte> data, ulong tail, ulong head, ulong fromSeq, ulong skip, bool valid)
+    internal KmsgReader(ReadOnlySpan<byte> data, ulong tail, ulong head, ulong fromSeq, ulong skip, bool valid, bool stopAtUnfinished = false)
     {
         _data = data;
+        _stopAtUnfinished = stopAtUnfinished;
         _head = head;
         _pos = tail;
         _fromSeq = fromSeq;
@@ -51,6 +53,9 @@ public ref struct KmsgReader
 
     /// <summary>Records walked past so far that were claimed but never committed (a writer stopped, or still writing).</summary>
     public readonly ulong Unfinished => _unfinished;
+
+    /// <summary>Where the walk is: after the current record (Seq << 24 | Unit), or at the unfinished record it stopped at.</summary>
+    public readonly ulong Position => _pos;
 
     public readonly KmsgRecord Current => new KmsgRecord(_seq, _timestampNs, _level, _cpu, _data.Slice(_textOffset, _textLength));
 
@@ -80,8 +85,9 @@ public ref struct KmsgReader
             ulong id = Kmsg.ReadU64(_data, offset);
             if (id != _pos)
             {
-                // Claimed but never written (the writer stopped between its claim and its first
-                // store), or damage: resume at the next header that names itself.
+                // Claimed but not written yet (or never: the writer stopped between its claim and
+                // its first store), or damage: resume at the next header that names itself.
+                if (StopHere()) return false;
                 Resync(Kmsg.SeqOf(_pos), false);
                 continue;
             }
@@ -99,6 +105,7 @@ public ref struct KmsgReader
             ulong next = Kmsg.Pack(Kmsg.SeqOf(_pos) + 1, Kmsg.UnitOf(_pos) + length / Kmsg.Granule);
             if (state == Kmsg.StateReserved)
             {
+                if (StopHere()) return false;
                 _unfinished++;
                 _pos = next;
                 continue;
@@ -121,6 +128,10 @@ public ref struct KmsgReader
         }
         return false;
     }
+
+    // A reader that prints in order (the console) waits for a record still being written rather
+    // than pass it: its writer prints it once it is committed. Older records do not hold it up.
+    private readonly bool StopHere() => _stopAtUnfinished && Kmsg.SeqOf(_pos) >= _fromSeq;
 
     // Moves _pos to the next header that names itself (or to Head). The records jumped over were
     // claimed and never finished, unless the header here named itself and did not parse: damage.
@@ -184,6 +195,25 @@ public static unsafe partial class Kmsg
 
     /// <summary>The records numbered <paramref name="seq"/> and later (the panic's own lines, say).</summary>
     public static KmsgReader ReadFrom(ReadOnlySpan<byte> area, ulong seq) => ReadSkipping(area, seq, 0);
+
+    /// <summary>
+    /// The committed records from <paramref name="position"/> (a <see cref="KmsgReader.Position"/>) on,
+    /// stopping at the first one still being written, for a reader that must print every record in
+    /// order (the console). A position the ring has moved past starts the walk at the oldest record.
+    /// With <paramref name="passUnfinished"/> (a panic, once every other CPU is stopped) unfinished
+    /// records are passed instead.
+    /// </summary>
+    public static KmsgReader ReadCommittedFrom(ReadOnlySpan<byte> area, ulong position, bool passUnfinished)
+    {
+        if (!ReadHeader(area, out KmsgHeader header))
+            return new KmsgReader(default, 0, 0, 0, 0, false);
+        ulong start = header.Tail;
+        if (SeqOf(position) >= SeqOf(header.Tail) && SeqOf(position) <= SeqOf(header.Head)
+            && Distance(header.Tail, position) <= Distance(header.Tail, header.Head))
+            start = position;
+        return new KmsgReader(area.Slice((int)header.DataOffset, (int)header.Capacity), start, header.Head,
+                              SeqOf(position), 0, true, stopAtUnfinished: !passUnfinished);
+    }
 
     /// <summary>The newest <paramref name="count"/> records, oldest of them first.</summary>
     public static KmsgReader ReadLast(ReadOnlySpan<byte> area, int count)

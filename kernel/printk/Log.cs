@@ -25,7 +25,11 @@ static unsafe class Log
     // The compiler aligns statics to their field types only: keep 8 spare bytes and align by hand.
     struct RingStorage { public fixed byte Bytes[AreaBytes + 8]; }
 
+    // Bytes of a console line written between two looks at whether another CPU began to panic.
+    const int ConsoleChunk = 16;
+
     static SpinLock s_console;
+    static ulong s_consolePos;   // Seq << 24 | Unit of the next record the console prints (Kmsg positions)
     static RingStorage s_ring;   // the kmsg area: its header, then the records (printk/Kmsg.cs)
     static bool s_ready;
     // loglevel + 1, 0 until Params sets it: a static with an initialiser would make the compiler
@@ -95,7 +99,7 @@ static unsafe class Log
             return Kmsg.NoSeq;
         }
         ulong seq = s_ready ? Store(level, line.AsSpan(), ts, cpu, panicCpu == cpu) : Kmsg.NoSeq;
-        if ((int)level < ConsoleLevel) Console(line.AsSpan(), ts, cpu, seq);
+        if ((int)level < ConsoleLevel || seq != Kmsg.NoSeq) Console(line.AsSpan(), ts, cpu, seq, level);
         return seq;
     }
 
@@ -132,52 +136,104 @@ static unsafe class Log
         return r.Seq;
     }
 
-    static void Console(ReadOnlySpan<byte> text, ulong ts, int cpu, ulong seq)
+    // The console prints the ring in order, as Linux's console_unlock() does: whoever holds the
+    // console lock prints every committed record from s_consolePos on, and a CPU that finds the
+    // lock taken leaves its line to the holder instead of printing over it. Only the panicking CPU
+    // waits for the lock (bounded) and then breaks it: the holder is stopped, or abandoning its
+    // line because another CPU panics (Linux 6.x's non-panic CPUs give the console up too).
+    static void Console(ReadOnlySpan<byte> text, ulong ts, int cpu, ulong seq, KernLevel level)
     {
-        // Stored before another CPU claimed the panic: its console is the panicking CPU's now (Linux
-        // 6.x's non-panic CPUs abandon console output too); this CPU must not hold the lock there.
+        if (OtherCpuPanics(cpu)) return;
+        if (seq == Kmsg.NoSeq)
+        {
+            PrintUnstored(text, ts, cpu, level);
+            return;
+        }
+        while (true)
+        {
+            LockResult result = TakeConsole(cpu);
+            if (result == LockResult.Reentered)
+            {
+                // An NMI (or fault) inside this CPU's own console output: the interrupted flush
+                // prints this line after its own, so lines never interleave. Unless this CPU now
+                // panics: then the interrupted flush never resumes, and the panic must be seen.
+                if (Panic.PanicCpu != cpu) return;
+                FlushConsole(cpu);
+                return;
+            }
+            if (result != LockResult.Acquired) return;     // the holder prints it
+            FlushConsole(cpu);
+            s_console.Release(cpu);
+            // A line committed while this CPU printed, by a CPU that then found the lock taken, has
+            // only this CPU to print it. Release is a locked instruction: this look cannot move above it.
+            if (OtherCpuPanics(cpu) || !CommittedLineWaiting(cpu)) return;
+        }
+    }
+
+    static bool OtherCpuPanics(int cpu)
+    {
         int panicCpu = Panic.PanicCpu;
-        if (panicCpu >= 0 && panicCpu != cpu) return;
+        return panicCpu >= 0 && panicCpu != cpu;
+    }
+
+    static LockResult TakeConsole(int cpu)
+    {
+        if (Panic.PanicCpu != cpu) return s_console.Acquire(cpu, 0);      // a trylock: the holder prints our line
         LockResult result = s_console.Acquire(cpu, Clock.DeadlineAfterUs(LockBoundUs));
-        if (result == LockResult.TimedOut && Panic.PanicCpu == cpu)
+        if (result == LockResult.TimedOut)
         {
             // The holder was stopped by the shootdown (or hangs): it will never release the lock.
             // Take it, so every later line of the panic does not wait the whole bound again.
             s_console.Break(cpu);
             result = LockResult.Acquired;
         }
-        PerCpu* me = PerCpuArea.This;
-        if (result == LockResult.Reentered)
-        {
-            // An NMI (or fault) inside this CPU's own console output: the line is in the ring; the
-            // interrupted call prints it once its own line is out, so lines never interleave.
-            if (me != null && seq != Kmsg.NoSeq)
-            {
-                if (me->ConsoleDeferredFrom == 0) me->ConsoleDeferredFrom = seq + 1;
-                me->ConsoleDeferredTo = seq;
-            }
-            return;
-        }
-        WriteLine(text, ts);
-        if (result != LockResult.Acquired) return;     // timed out: printed anyway, unlocked
-        while (me != null && me->ConsoleDeferredFrom != 0)
-        {
-            ulong from = me->ConsoleDeferredFrom - 1, to = me->ConsoleDeferredTo;
-            me->ConsoleDeferredFrom = 0;
-            KmsgReader r = Kmsg.ReadFrom(AreaSpan, from);
-            while (r.MoveNext() && r.Current.Seq <= to)
-                if (r.Current.Cpu == cpu) WriteLine(r.Current.Text, r.Current.TimestampNs);
-        }
-        s_console.Release(cpu);
+        return result;
     }
 
-    static void WriteLine(ReadOnlySpan<byte> text, ulong ts)
+    // Prints the committed records from s_consolePos on, stopping at one still being written (its
+    // writer prints it once it is committed) unless the panicking CPU has stopped everyone else.
+    static void FlushConsole(int cpu)
+    {
+        bool passUnfinished = Panic.PanicCpu == cpu && CrashShutdown.IpiIssued;
+        KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, s_consolePos, passUnfinished);
+        while (r.MoveNext())
+        {
+            KmsgRecord rec = r.Current;
+            if ((int)rec.Level < ConsoleLevel && !WriteLine(rec.Text, rec.TimestampNs, cpu)) return;
+            s_consolePos = r.Position;
+        }
+    }
+
+    static bool CommittedLineWaiting(int cpu)
+    {
+        KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, Volatile.Read(ref s_consolePos), false);
+        return r.MoveNext();
+    }
+
+    // A line the ring could not take (no ring yet, or full of unfinished records): printed at once,
+    // under the lock when it can be had.
+    static void PrintUnstored(ReadOnlySpan<byte> text, ulong ts, int cpu, KernLevel level)
+    {
+        if ((int)level >= ConsoleLevel) return;
+        LockResult result = Panic.PanicCpu == cpu ? TakeConsole(cpu) : s_console.Acquire(cpu, Clock.DeadlineAfterUs(LockBoundUs));
+        WriteLine(text, ts, cpu);
+        if (result == LockResult.Acquired) s_console.Release(cpu);
+    }
+
+    // One console line; false when it was abandoned half-way because another CPU began to panic
+    // (that CPU's console now). A line cut off ends where it stopped; the panic's lines follow.
+    static bool WriteLine(ReadOnlySpan<byte> text, ulong ts, int cpu)
     {
         LogLine prefix = default;
         Kmsg.AppendPrefix(ref prefix, ts);
         Serial.Write(prefix.AsSpan());
-        Serial.Write(text);
+        for (int at = 0; at < text.Length; at += ConsoleChunk)
+        {
+            if (OtherCpuPanics(cpu)) { Serial.Write((byte)'\r'); Serial.Write((byte)'\n'); return false; }
+            Serial.Write(text.Slice(at, text.Length - at < ConsoleChunk ? text.Length - at : ConsoleChunk));
+        }
         Serial.Write((byte)'\r');
         Serial.Write((byte)'\n');
+        return true;
     }
 }
