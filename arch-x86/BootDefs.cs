@@ -26,6 +26,21 @@ static class Segments
     public const int IstNmi = 1, IstDoubleFault = 2, IstMachineCheck = 3;
 }
 
+/// <summary>IDT gate types (SDM Vol. 3A 6.11, 6.14.1).</summary>
+static class Gates
+{
+    /// <summary>Present, DPL 0, interrupt gate (IF cleared on entry): 32-bit in an 8-byte entry, 64-bit in a 16-byte one.</summary>
+    public const byte Interrupt = 0x8E;
+}
+
+/// <summary>QEMU's isa-debug-exit: writing v exits QEMU with status (v &lt;&lt; 1) | 1 (README "Exit statuses").</summary>
+static class DebugExit
+{
+    public const ushort Port = 0x501;
+    /// <summary>Written by the kernel: 0 = clean power-off without ACPI (status 1), 1 = a failure it detected (status 3).</summary>
+    public const byte Clean = 0, Failure = 1;
+}
+
 /// <summary>Page-table entry bits (SDM Vol. 3A 4.5, tables 4-15 to 4-20) and the identity map's geometry.</summary>
 static class PageTableBits
 {

@@ -1,5 +1,5 @@
 // CPU primitives: port I/O, MSRs, control registers, cpuid, TSC, interrupt flag. Each is a call
-// into a routine of boot/cpu.asm, so C# never embeds machine code and the asm stays trivial.
+// into a routine of boot/cpu.s, so C# never embeds machine code and the asm stays trivial.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 

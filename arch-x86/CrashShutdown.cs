@@ -15,6 +15,8 @@ struct ShootdownResult
     public ulong IpiTsc;
     /// <summary>CPUs that ran the callback within the bound.</summary>
     public int Answered;
+    /// <summary>TSC when the wait for answers ended (all answered, or the bound passed).</summary>
+    public ulong WaitEndTsc;
 }
 
 static unsafe class CrashShutdown
@@ -23,7 +25,8 @@ static unsafe class CrashShutdown
     public const ulong ShootdownBoundUs = 1_000_000;
 
     static ShootdownState s_state;
-    static ulong s_callback;    // delegate*<int, TrapFrame*, void>: (cpu, interrupted registers)
+    static ulong s_callback;    // delegate*<int, TrapFrame*, CpuStopState, void>: (cpu, interrupted registers, how it stopped)
+    static ulong s_crashHandler;    // delegate*<TrapFrame*, void>, 0 when no platform registered one
 
     /// <summary>crash_ipi_issued: the crash NMI is out (read by CPUs looping in NMI context).</summary>
     public static bool IpiIssued => s_state.IpiIssued;
@@ -37,13 +40,29 @@ static unsafe class CrashShutdown
     public static void MachineCrashShutdown(TrapFrame* regs)
     {
         Cpu.DisableInterrupts();
+        ulong handler = Volatile.Read(ref s_crashHandler);
+        if (handler != 0) ((delegate*<TrapFrame*, void>)(void*)handler)(regs);
         Panic.CrashSmpSendStop(regs);
         Platform.MaskIoApics();
         LocalApic.Disable();
     }
 
-    /// <summary>nmi_shootdown_cpus(callback): every other online CPU runs callback(cpu, regs) and halts.</summary>
-    public static ShootdownResult NmiShootdownCpus(delegate*<int, TrapFrame*, void> callback)
+    /// <summary>
+    /// A platform's crash handler, run first by MachineCrashShutdown (Linux: Hyper-V's
+    /// hv_machine_crash_shutdown calls hv_crash_handler, then native_machine_crash_shutdown): while
+    /// the other CPUs still run, unless crash_kexec_post_notifiers has stopped them already.
+    /// </summary>
+    public static void RegisterCrashHandler(delegate*<TrapFrame*, void> handler)
+    {
+        Bug.On(Volatile.Read(ref s_crashHandler) != 0, "CrashShutdown.RegisterCrashHandler: one platform crash handler");
+        Volatile.Write(ref s_crashHandler, (ulong)handler);
+    }
+
+    /// <summary>
+    /// nmi_shootdown_cpus(callback): every other online CPU runs callback(cpu, regs, how) and halts;
+    /// how says whether it took the shootdown NMI or, already looping in NMI context, stopped itself.
+    /// </summary>
+    public static ShootdownResult NmiShootdownCpus(delegate*<int, TrapFrame*, CpuStopState, void> callback)
     {
         Cpu.DisableInterrupts();
         ShootdownResult r = default;
@@ -66,12 +85,15 @@ static unsafe class CrashShutdown
         ulong deadline = Clock.DeadlineAfterUs(ShootdownBoundUs);
         while (s_state.Waiting > 0 && !Clock.Passed(deadline))
             Cpu.Pause();
+        r.WaitEndTsc = Cpu.Rdtsc();
         r.Answered = r.Others - s_state.Waiting;
         return r;
     }
 
     /// <summary>The emergency NMI handler during a shootdown (crash_nmi_callback).</summary>
-    static bool CrashNmiCallback(TrapFrame* regs)
+    static bool CrashNmiCallback(TrapFrame* regs) => StopThisCpu(regs, CpuStopState.Answered);
+
+    static bool StopThisCpu(TrapFrame* regs, CpuStopState how)
     {
         int me = PerCpuArea.ThisCpu;
         // The crashing CPU takes NMIs here too (an external NMI broadcast, or one sent to itself):
@@ -79,7 +101,7 @@ static unsafe class CrashShutdown
         // other NMI handler runs on the crashing CPU while it is in the middle of crash_kexec.
         if (me == s_state.CrashingCpu) return true;
         Cpu.DisableInterrupts();
-        ((delegate*<int, TrapFrame*, void>)(void*)Volatile.Read(ref s_callback))(me, regs);
+        ((delegate*<int, TrapFrame*, CpuStopState, void>)(void*)Volatile.Read(ref s_callback))(me, regs, how);
         LocalApic.Disable();
         s_state.Answered();
         // Still in NMI context: no IRET will ever unblock NMIs on this CPU again.
@@ -90,6 +112,6 @@ static unsafe class CrashShutdown
     /// <summary>run_crash_ipi_callback(): for a CPU stuck in NMI context, the shootdown it cannot receive.</summary>
     public static void RunCrashIpiCallback(TrapFrame* regs)
     {
-        if (s_state.IpiIssued) CrashNmiCallback(regs);
+        if (s_state.IpiIssued) StopThisCpu(regs, CpuStopState.StoppedInNmi);
     }
 }

@@ -1,5 +1,5 @@
 // The interrupt descriptor table, shared by every CPU: 256 interrupt gates (IF cleared on entry)
-// pointing at the stubs of boot/interrupts.asm. NMI, #DF and #MC switch to their IST stacks so a
+// pointing at the stubs of boot/interrupts.s. NMI, #DF and #MC switch to their IST stacks so a
 // broken kernel stack cannot stop them (SDM Vol. 3A 6.14.1 "64-Bit Mode IDT").
 using System.Runtime.InteropServices;
 
@@ -23,7 +23,7 @@ static unsafe class Idt
     {
         fixed (ulong* w = s_table.Words)
         {
-            ulong type = 0x0E | (present ? 0x80UL : 0);   // 64-bit interrupt gate, DPL 0
+            ulong type = present ? Gates.Interrupt : Gates.Interrupt & 0x7FUL;   // 64-bit interrupt gate, DPL 0
             w[vector * 2] = (handler & 0xFFFF) | ((ulong)Segments.KernelCode << 16) | ((ulong)ist << 32) | (type << 40) | (((handler >> 16) & 0xFFFF) << 48);
             w[vector * 2 + 1] = handler >> 32;
         }

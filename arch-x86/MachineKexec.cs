@@ -1,10 +1,10 @@
 // machine_kexec for a crash image (arch/x86/kernel/machine_kexec_64.c, relocate_kernel_64.S): the
 // first kernel prepares, at load time and inside the crashkernel= region's reserved tail, an
-// identity map of the region and a control page holding the hand-over code; at crash time it
-// copies nothing but that code, switches to the region's page tables from the control page and
-// jumps to the capture entry. The map covers the region alone, wherever it is and however much RAM
-// the machine has: the capture entry touches nothing outside its region before it loads page tables
-// of its own (boot/capture_entry.asm). The tail is outside the digest: it is written after loading.
+// identity map of the region and a control page holding the hand-over code, both digested with the
+// image (KexecDigest.cs); at crash time it copies nothing, switches to the region's page tables from
+// the control page and jumps to the capture entry. The map covers the region alone, wherever it is
+// and however much RAM the machine has: the capture entry touches nothing outside its region before
+// it loads page tables of its own (boot/capture_entry.asm). The core header in the tail is not digested.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using static PageTableBits;
@@ -19,6 +19,9 @@ static unsafe class MachineKexec
     const ulong ControlPageOffset = 6 * PageSize;  // hand-over code, then its stack
     public const ulong CoreHeaderOffset = 8 * PageSize;
     public const ulong CoreHeaderCapacity = TailSize - CoreHeaderOffset;
+
+    /// <summary>The page tables: PML4, PDPT and the page directories of the identity map.</summary>
+    public static PhysRange PageTables(ulong tail) => new PhysRange(tail + TablesOffset, (2 + MaxDirectories) * PageSize);
 
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "jump_to_control_page")]
     static extern void JumpToControlPage(ulong page, ulong coreHeader, ulong regionBase, ulong regionSize, ulong entry, ulong cr3, ulong stackTop);
@@ -46,18 +49,33 @@ static unsafe class MachineKexec
     }
 
     /// <summary>
-    /// The jump. Returns only if it cannot be made (the caller reports why). Interrupts are off and
-    /// every other CPU is stopped; nothing here allocates or takes a lock.
+    /// At load time: the hand-over code copied into its control page and the identity map built,
+    /// so the crash path only checks them and jumps. False when the code does not fit its half of
+    /// the control page (the other half is its stack), or the region is too large for the map.
     /// </summary>
-    public static void Jump(ulong regionBase, ulong regionSize, ulong entry, ulong coreHeader, ulong cr3)
+    public static bool Prepare(ulong regionBase, ulong regionSize, out ulong cr3, out PhysRange handOver, out PhysRange tables)
     {
         ref KernelLayout l = ref KernelLayout.Get;
         ulong tail = TailBase(regionBase, regionSize);
         ulong page = tail + ControlPageOffset;
         ulong size = l.RelocateKernelEnd - l.RelocateKernel;
-        if (size > PageSize / 2) return;
+        cr3 = 0;
+        handOver = new PhysRange(page, size);
+        tables = PageTables(tail);
+        if (size > PageSize / 2) return false;
         byte* src = (byte*)l.RelocateKernel, dst = (byte*)page;
         for (ulong i = 0; i < size; i++) dst[i] = src[i];
+        cr3 = BuildIdentityMap(regionBase, regionSize);
+        return cr3 != 0;
+    }
+
+    /// <summary>
+    /// The jump, through the hand-over code Prepare placed and the digest check approved. Interrupts
+    /// are off and every other CPU is stopped; nothing here allocates or takes a lock. Never returns.
+    /// </summary>
+    public static void Jump(ulong regionBase, ulong regionSize, ulong entry, ulong coreHeader, ulong cr3)
+    {
+        ulong page = TailBase(regionBase, regionSize) + ControlPageOffset;
         Cpu.DisableInterrupts();
         JumpToControlPage(page, coreHeader, regionBase, regionSize, entry, cr3, page + 2 * PageSize);
     }

@@ -6,9 +6,6 @@
 // fault (an IRET from a nested exception would unblock NMIs over this very stack).
 using System.Threading;
 
-/// <summary>Linux's NMI handler types.</summary>
-enum NmiType { Local, Unknown, Serr, IoCheck }
-
 static unsafe class Nmi
 {
     const int MaxPerType = 4;
@@ -27,34 +24,20 @@ static unsafe class Nmi
     static int s_reasonLock;
     static int s_forcedReason;      // nmi_reason= test override: consumed by the first reader under the lock
     static int s_received;
-    static int s_unknownNmiCpu;     // CPU + 1 of the first CPU that saw an unknown NMI, 0 before
 
     public static int Received => Volatile.Read(ref s_received);
 
-    public static void Init()
+    public static void Init() => OverrideReason((NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason));
+
+    /// <summary>nmi_reason=, or a test trigger that needs it: the next reason read reports SERR or IOCHK, once.</summary>
+    public static void OverrideReason(NmiReasonOverride reason)
     {
-        s_forcedReason = (NmiReasonOverride)Params.Current.Choice(BootParam.NmiReason) switch
+        Volatile.Write(ref s_forcedReason, reason switch
         {
             NmiReasonOverride.Serr => NmiReason.Serr,
             NmiReasonOverride.Iochk => NmiReason.Iochk,
             _ => 0,
-        };
-        if (Params.Current.UnknownNmiPanic) Register(NmiType.Unknown, &UnknownNmiFirstCpuOnly);
-    }
-
-    /// <summary>
-    /// The Hyper-V seed's policy (hv_nmi_unknown, arch/x86/kernel/cpu/mshyperv.c), registered with
-    /// unknown_nmi_panic: the first CPU to see an unknown NMI goes on to panic ("not handled"); every
-    /// later one swallows it and returns from NMI context to its idle loop, where the shootdown's
-    /// NMI IPI finds it halted. An external NMI broadcast (apic_extnmi=all) reaches every CPU at
-    /// once: left in NMI context they would all loop with interrupts off, and under TCG on a few
-    /// host cores 254 spinning vCPUs starve the one doing the panic (a 59 ms shootdown at -smp 64).
-    /// </summary>
-    static bool UnknownNmiFirstCpuOnly(TrapFrame* regs)
-    {
-        int me = PerCpuArea.ThisCpu + 1;
-        int first = Interlocked.CompareExchange(ref s_unknownNmiCpu, me, 0);
-        return first != 0 && first != me;
+        });
     }
 
     static ref Chain ChainOf(NmiType type)
@@ -93,13 +76,11 @@ static unsafe class Nmi
             Log.Emerg("NMI received before per-CPU set-up; ignoring");
             return;
         }
-        if (cpu->InNmi != 0)
-        {
-            // Only possible if an exception inside the handler returned with IRET and unblocked NMIs.
-            Log.Emerg($"NMI: re-entered on CPU {cpu->Cpu} while handling an NMI; ignoring the nested one");
-            return;
-        }
+        // Only possible if something inside the handler returned with IRET and unblocked NMIs: by
+        // then this nested NMI has already written its frame over the outer one's (Traps.cs).
+        Bug.On(cpu->InNmi != 0, "Nmi.Handle: NMIs do not nest; nothing on the NMI path returns with IRET");
         cpu->InNmi = 1;
+        cpu->NmiTsc = Cpu.Rdtsc();
         DefaultDoNmi(cpu, frame);
         cpu->InNmi = 0;
     }
@@ -122,8 +103,11 @@ static unsafe class Nmi
         // The reason port is shared: one CPU reads it at a time. A CPU that cannot get the lock
         // may be spinning here while another CPU panics and shoots it down with an NMI it can
         // never take (NMIs are blocked): so it runs the crash callback itself while it waits.
+        // The CPU that owns panic_cpu must not wait at all: the holder may be a CPU that lost the
+        // panic to it and now waits, lock in hand, for the shootdown only this CPU can send.
         while (Interlocked.CompareExchange(ref s_reasonLock, 1, 0) != 0)
         {
+            if (Panic.PanicCpu == cpu->Cpu) return;
             CrashShutdown.RunCrashIpiCallback(regs);
             Cpu.Pause();
         }

@@ -2,6 +2,10 @@
 // parity), bit 6 = IOCHK (I/O channel check); anything else is an "unknown" NMI. Writing the low
 // nibble back with bit 2 (SERR) or bit 3 (IOCHK) set clears and disables that source. Pure logic;
 // Linux: arch/x86/include/asm/mach_traps.h, arch/x86/kernel/nmi.c.
+
+/// <summary>Linux's NMI handler types: which chain an NMI goes to (Nmi.Register).</summary>
+public enum NmiType { Local, Unknown, Serr, IoCheck }
+
 static class NmiReason
 {
     public const ushort Port = 0x61;

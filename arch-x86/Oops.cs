@@ -101,19 +101,29 @@ static unsafe class Oops
 
     /// <summary>
     /// Linux's die(): the oops header, the registers, then panic. There is no process to kill, so
-    /// every oops is fatal; "in interrupt" when the fault hit interrupt, NMI or #DF context.
+    /// every oops is fatal; "in interrupt" when the fault hit interrupt, NMI or #DF context. The
+    /// header line is the crash's reason; the crash's lines start where this trap began printing.
     /// </summary>
     public static void Die(string what, TrapFrame* f, ulong err)
     {
         int n = System.Threading.Interlocked.Increment(ref s_oopsCount);
         PerCpu* cpu = PerCpuArea.This;
         bool inInterrupt = cpu != null && cpu->InterruptDepth > 0;
+        ulong from = cpu != null && cpu->OopsLogFrom != 0 ? cpu->OopsLogFrom - 1 : Kmsg.NoSeq;
         Log.ConsoleVerbose();
-        Log.Emerg($"{what}: {err:x4} [#{n}] SMP");
+        LogLine headline = default;
+        headline.Append(what);
+        headline.Append(": ");
+        headline.AppendHex(err, 4);
+        headline.Append(" [#");
+        headline.AppendDecimal(n);
+        headline.Append("] SMP");
+        ulong seq = Log.Emerg(ref headline);
+        if (from == Kmsg.NoSeq) from = seq;
         int c = PerCpuArea.ThisCpu;
         Log.Emerg($"CPU: {c} PID: 0 Comm: swapper/{c} Not tainted {Version.Release} #1");
         ShowRegs(f);
-        Panic.OnOops(f, inInterrupt);
+        Panic.OnOops(f, inInterrupt, ref headline, from);
     }
 
     /// <summary>Linux's __show_regs layout: RIP and RSP with their selectors, then three registers a line.</summary>

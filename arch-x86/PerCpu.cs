@@ -16,10 +16,17 @@ unsafe struct PerCpu
     public int InNmi;
     public int SwallowNmi;
     public ulong LastNmiRip;
+    /// <summary>TSC at the entry of the latest NMI (the crash timeline's "NMI").</summary>
+    public ulong NmiTsc;
+    /// <summary>Sequence number + 1 of this CPU's first oops line (0: no oops yet).</summary>
+    public ulong OopsLogFrom;
     public ulong StackLow, StackHigh;          // kernel stack, excluding its guard page
     public ulong NmiStackLow, NmiStackHigh;
     public ulong DfStackLow, DfStackHigh;
     public ulong McStackLow, McStackHigh;
+    public LapicTimer.State Timer;
+    /// <summary>This CPU's one-message slot of the crash channel (kernel/hyperv): Hyper-V's per-CPU SynIC message page.</summary>
+    public ulong CrashChannelSlot;
     public Gdt.Table Gdt;
     public Gdt.Tss64 Tss;
 }

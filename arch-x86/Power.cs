@@ -5,9 +5,9 @@
 // controller's reset line, so QEMU with -no-reboot exits.
 static unsafe class Power
 {
-    const ushort DebugExitPort = 0x501;
     const ushort KeyboardStatus = 0x64;
     const byte KeyboardPulseReset = 0xFE;
+    const ulong KeyboardDrainBoundUs = 10_000;
 
     /// <summary>kernel_power_off(): stop the other CPUs, then ACPI S5 (or isa-debug-exit).</summary>
     public static void Poweroff()
@@ -16,7 +16,7 @@ static unsafe class Power
         Log.Info("reboot: Power down");
         Cpu.DisableInterrupts();
         Platform.AcpiPowerOff();
-        Cpu.Outb(DebugExitPort, 0);
+        Cpu.Outb(DebugExit.Port, DebugExit.Clean);
         Cpu.HaltForever();
     }
 
@@ -24,7 +24,7 @@ static unsafe class Power
     public static void ExitClean()
     {
         Cpu.DisableInterrupts();
-        Cpu.Outb(DebugExitPort, 0);
+        Cpu.Outb(DebugExit.Port, DebugExit.Clean);
         Cpu.HaltForever();
     }
 
@@ -32,7 +32,7 @@ static unsafe class Power
     public static void ExitFailure()
     {
         Cpu.DisableInterrupts();
-        Cpu.Outb(DebugExitPort, 1);
+        Cpu.Outb(DebugExit.Port, DebugExit.Failure);
         Cpu.HaltForever();
     }
 
@@ -44,8 +44,10 @@ static unsafe class Power
         Log.Info("reboot: Restarting system");
         Cpu.DisableInterrupts();
         Platform.AcpiReset();
-        // Wait (bounded) for the controller's input buffer to drain, then pulse reset.
-        for (int i = 0; i < 100_000 && (Cpu.Inb(KeyboardStatus) & 0x02) != 0; i++) Cpu.Pause();
+        // Wait (bounded by time: this runs at the end of a panic) for the controller's input buffer
+        // to drain, then pulse reset.
+        ulong deadline = Clock.DeadlineAfterUs(KeyboardDrainBoundUs);
+        while ((Cpu.Inb(KeyboardStatus) & 0x02) != 0 && !Clock.Passed(deadline)) Cpu.Pause();
         Cpu.Outb(KeyboardStatus, KeyboardPulseReset);
         Clock.Mdelay(50);
         // Still here: a triple fault resets any PC.

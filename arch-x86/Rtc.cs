@@ -18,7 +18,9 @@ static class Rtc
 
     static Raw ReadRaw()
     {
-        for (int i = 0; i < 100_000 && UpdateInProgress(); i++) Cpu.Pause();
+        // An update cycle lasts under 2 ms (MC146818A data sheet); the clock is calibrated by now.
+        ulong deadline = Clock.DeadlineAfterUs(10_000);
+        while (UpdateInProgress() && !Clock.Passed(deadline)) Cpu.Pause();
         Raw r;
         r.Sec = Read(0x00); r.Min = Read(0x02); r.Hour = Read(0x04);
         r.Day = Read(0x07); r.Mon = Read(0x08); r.Year = Read(0x09);

@@ -171,6 +171,16 @@ static unsafe class SmpBoot
         *(uint*)(page + (l.TrFar64 - l.TrampolineStart)) = (uint)(page + (l.TrLm64 - l.TrampolineStart));
         *(ulong*)(page + (l.TrCr3 - l.TrampolineStart)) = Cpu.ReadCr3();
         *(ulong*)(page + (l.TrEntry - l.TrampolineStart)) = l.ApEntry64;
+        // The early IDTs the boot CPU built (boot/multiboot.asm): an NMI on an AP before its own
+        // Idt.Load is counted there too (6-byte pointers: 16-bit limit, 32-bit base).
+        CopyIdtPointer(page + (l.TrIdt32 - l.TrampolineStart), l.EarlyIdt32Ptr);
+        CopyIdtPointer(page + (l.TrIdt64 - l.TrampolineStart), l.EarlyIdt64Ptr);
+    }
+
+    static void CopyIdtPointer(ulong to, ulong from)
+    {
+        *(ushort*)to = *(ushort*)from;
+        *(uint*)(to + 2) = *(uint*)(from + 2);
     }
 
     /// <summary>Everything an AP needs before it runs: stacks with guards, IST stacks, its table slot.</summary>
@@ -229,6 +239,8 @@ static unsafe class SmpBoot
         Idt.Load();
         LocalApic.EnableModeOnThisCpu();
         LocalApic.Setup(cpu, LocalApic.ExtnmiParameter);
+        // Online only now, with the kernel's IDT loaded: the crash shootdown sends NMI IPIs to online
+        // CPUs only, so none reaches a CPU whose NMI would land on the early gates and save nothing.
         // No IPI to say so: one that reached the boot CPU after it stopped waiting would wake it in
         // its idle loop later, and an NMI landing then would find it in an interrupt handler.
         MarkOnline(cpu);

@@ -1,7 +1,11 @@
-// Exception and interrupt dispatch. Every vector arrives here from boot/interrupts.asm with the
+// Exception and interrupt dispatch. Every vector arrives here from boot/interrupts.s with the
 // interrupted registers: the NMI goes to Nmi.cs, exceptions to the oops (Oops.cs), interrupts to
 // Interrupts.cs. Each context counts in the CPU's InterruptDepth, so an oops knows whether it hit
 // interrupt context. Linux: arch/x86/kernel/traps.c, arch/x86/entry/entry_64.S.
+// Nested NMIs cannot happen here, so the NMI's IST stack needs none of Linux's nested-NMI entry
+// code: NMIs stay blocked from an NMI's delivery to its own IRET, and nothing on the NMI path can
+// IRET earlier, since interrupts stay off there (Idle.HaltBriefly refuses NMI context) and no
+// exception ever returns.
 using System.Runtime.InteropServices;
 
 static unsafe class Traps
@@ -22,9 +26,13 @@ static unsafe class Traps
         {
             bool interruptStack = vector == Vectors.DoubleFault || vector == Vectors.MachineCheck;
             if (cpu != null && interruptStack) cpu->InterruptDepth++;
+            // The oops's lines start here (the capture report and the dump's reason point at them).
+            if (cpu != null && cpu->OopsLogFrom == 0) cpu->OopsLogFrom = Log.NextSeq + 1;
             Exception(frame, vector);
-            if (cpu != null && interruptStack) cpu->InterruptDepth--;
-            return;
+            // Never reached: no exception returns. Its IRET would unblock NMIs if it had hit inside
+            // an NMI handler, and a second NMI would then land on the NMI's IST stack over the
+            // first one's frame (SDM Vol. 3A 6.7.1). Every oops ends in panic or the capture image.
+            Cpu.HaltForever();
         }
         if (vector == Vectors.Spurious) return;
         if (cpu != null) cpu->InterruptDepth++;

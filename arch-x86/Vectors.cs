@@ -17,6 +17,13 @@ static class Vectors
     public const int TestIpi = 0xF1;
     /// <summary>A second test IPI, so two tests' handlers never share a vector.</summary>
     public const int TestTriggerIpi = 0xF2;
+    /// <summary>
+    /// The crash channel's message interrupt, taken by its owner CPU only (Linux's
+    /// HYPERVISOR_CALLBACK_VECTOR, where Hyper-V announces VMBus messages).
+    /// </summary>
+    public const int CrashChannel = 0xF3;
+    /// <summary>Starts the crash channel's host model on its CPU (where Linux would use CALL_FUNCTION_SINGLE_VECTOR).</summary>
+    public const int CrashChannelHost = 0xFB;
     /// <summary>smp_send_stop's first try: stop with a fixed vector (reboot and power-off only).</summary>
     public const int Reboot = 0xF8;
     public const int ApicError = 0xFE;

@@ -2,12 +2,18 @@
 ; placed in the crashkernel= region by the first kernel). machine_kexec jumps here in 64-bit mode,
 ; interrupts off, on an identity map that covers the region and the first kernel's RAM, with
 ; rdi = the ELF core header's physical address, rsi = the region's base, rdx = its size. NMIs may
-; still be blocked (the crash may have come from NMI context). Everything here is RIP-relative:
-; the image runs wherever crashkernel= put it, and it writes nothing outside its own region. The
-; TSC at the first instruction goes to capture_main too: "panic to capture entry" is measured to here.
+; still be blocked (the crash may have come from NMI context), or not: the capture kernel relies on
+; neither. Its first act is an IDT of its own whose NMI gate only counts (the hand-over left an
+; empty one, on which an NMI would reset the machine); then one IRET to itself ends any NMI block
+; it inherited, so from there on an NMI is delivered and handled like any other. Everything here is
+; RIP-relative: the image runs wherever crashkernel= put it, and it writes nothing outside its
+; own region. The TSC at the first instruction goes to capture_main (rcx): "panic to capture
+; entry" is measured to here.
 bits 64
 
 %include "x86.inc"
+
+EARLY_VECTORS   equ 32
 
 extern capture_main, enable_sse
 extern __bss_start, __bss_end
@@ -26,6 +32,35 @@ capture_entry:
     mov r12, rdi
     mov r13, rsi
     mov r14, rdx
+    ; The early IDT (in .data, so the bss clearing below leaves it alone): NMI gate first.
+    lea rdi, [rel early_idt64]
+    xor ecx, ecx
+.gates:
+    lea rax, [rel early_fault64]
+    cmp ecx, 2
+    jne .gate
+    lea rax, [rel early_nmi64]
+.gate:
+    mov rdx, rax
+    and eax, 0xFFFF
+    or eax, SEL_CODE64 << 16        ; the first kernel's GDT (still loaded) has the same layout (x86.inc)
+    mov [rdi], eax
+    mov rax, rdx
+    shr rax, 16
+    and eax, 0xFFFF
+    shl eax, 16
+    or eax, GATE_INTERRUPT << 8
+    mov [rdi + 4], eax
+    shr rdx, 32
+    mov [rdi + 8], edx
+    mov dword [rdi + 12], 0
+    add rdi, 16
+    inc ecx
+    cmp ecx, EARLY_VECTORS
+    jb .gates
+    lea rax, [rel early_idt64]
+    mov [rel early_idt64_ptr + 2], rax
+    lidt [rel early_idt64_ptr]
     ; Zero our own bss first: the digest the first kernel checks covers only the file-backed
     ; bytes, so nothing may be assumed about the rest (stacks, page tables, the log ring).
     lea rdi, [rel __bss_start]
@@ -49,10 +84,17 @@ capture_entry:
     xor ax, ax
     mov fs, ax
     mov gs, ax
-    lea rax, [rel .reloaded]
-    push SEL_CODE64
+    ; One IRET to the next instruction, with our own selectors: NMIs are unblocked from here on
+    ; whatever context the first kernel jumped from (SDM Vol. 3A 6.7.1: an NMI blocks NMIs until
+    ; the next IRET). It also reloads CS with our GDT's code selector.
+    mov rax, rsp
+    push SEL_DATA
     push rax
-    retfq
+    pushfq
+    push SEL_CODE64
+    lea rax, [rel .reloaded]
+    push rax
+    iretq
 .reloaded:
     ; GS base -> a zero quadword: "no per-CPU pointer" until C# sets it.
     mov ecx, 0xC0000101
@@ -70,6 +112,30 @@ capture_entry:
     cli
     hlt
     jmp .hang
+
+; An NMI before the kernel's IDT: counted (C# reports it), then returned from.
+early_nmi64:
+    lock inc dword [rel early_nmi_count]
+    iretq
+
+; An exception before the kernel's IDT: say so on COM1 and exit with the failure status 3.
+early_fault64:
+    lea rsi, [rel early_fault_text]
+.out:
+    mov al, [rsi]
+    test al, al
+    jz .exit
+    mov dx, 0x3F8
+    out dx, al
+    inc rsi
+    jmp .out
+.exit:
+    mov dx, DEBUG_EXIT_PORT
+    mov al, 1
+    out dx, al
+    cli
+    hlt
+    jmp .exit
 
 ; Identity map of the low IDENTITY_MAP_GIB GiB in this image's own tables (the same shape as the first kernel's:
 ; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached). RAM above
@@ -117,8 +183,19 @@ build_identity_map:
     jb .pt
     ret
 
+section .rodata
+early_fault_text: db 13, 10, "capture: exception before the IDT was loaded; exiting with status 3", 13, 10, 0
+
 section .data
 global boot_magic, boot_info, boot_ebda_segment
+global early_idt32_ptr, early_idt64_ptr, early_nmi_count
+align 16
+early_idt64:       times EARLY_VECTORS * 16 db 0
+align 8
+early_idt64_ptr:   dw EARLY_VECTORS * 16 - 1
+                   dq 0                 ; the base is known at run time only
+early_idt32_ptr:   dq 0                 ; no AP ever starts here: the trampoline's IDT is the first kernel's
+early_nmi_count:   dd 0
 align 16
 capture_gdt:
     dq 0

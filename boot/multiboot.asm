@@ -1,5 +1,7 @@
-; Multiboot entry: the loader leaves us in 32-bit protected mode with paging off. We build an
-; identity map, enter long mode, enable SSE and call the C# entry kmain(magic, info).
+; Multiboot entry: the loader leaves us in 32-bit protected mode with paging off. We load our own
+; GDT and an early IDT, build an identity map, enter long mode, enable SSE and call the C# entry
+; kmain(magic, info). From the first instructions on an NMI is recorded (early_nmi_count), never a
+; triple fault; C# reports the count once the console is up and loads the kernel's real IDT.
 ; Multiboot 0.6.96 section 3.1 (header), 3.2 (machine state); SDM Vol. 3A 9.8.5 (long mode).
 
 bits 32
@@ -12,8 +14,10 @@ MB_FLAGS        equ MB_PAGE_ALIGN | MB_MEMORY_INFO | MB_AOUT_KLUDGE
 
 %include "x86.inc"
 
+EARLY_VECTORS   equ 32              ; exceptions only: nothing raises an interrupt this early
+
 extern __image_start, __load_end, __bss_end
-extern kmain, enable_sse
+extern kmain, stack_bottom_call
 
 section .multiboot
 align 4
@@ -32,9 +36,23 @@ global _start32
 _start32:
     cli
     cld
-    mov esp, boot_stack_top
     mov [boot_magic], eax
     mov [boot_info], ebx
+    ; Our own GDT first: the loader's may lie anywhere, and every gate below names our selectors.
+    lgdt [boot_gdt_ptr]
+    jmp SEL_CODE32:.flat
+.flat:
+    mov ax, SEL_DATA
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, boot_stack_top
+    ; Then the 32-bit IDT: its NMI gate is written first and loaded at once, the other gates after.
+    mov eax, early_nmi32
+    mov ecx, 2
+    call set_gate32
+    lidt [early_idt32_ptr]
+    call build_early_idts
     ; Page 0 will be unmapped in long mode: keep the BIOS data area's EBDA segment now.
     movzx eax, word [0x40E]
     mov [boot_ebda_segment], eax
@@ -53,8 +71,10 @@ _start32:
     mov eax, cr0
     or eax, (1 << 31) | (1 << 0)    ; PG, PE
     mov cr0, eax
-
-    lgdt [boot_gdt_ptr]
+    ; IA-32e mode is active from the instruction above: gates are read as 16-byte 64-bit gates from
+    ; now on, so the 64-bit IDT follows at once (compatibility mode loads its 32-bit base). The one
+    ; instruction boundary between the two cannot be closed: no IDT is valid in both formats.
+    lidt [early_idt64_ptr]
     jmp SEL_CODE64:long_mode_entry
 
 ; Identity map of the low IDENTITY_MAP_GIB GiB: 2 MiB pages, except the first 2 MiB which use 4 KiB pages so that
@@ -98,7 +118,105 @@ build_identity_map:
     jb .pt
     ret
 
+; set_gate32(eax = handler, ecx = vector): a 32-bit interrupt gate in early_idt32.
+set_gate32:
+    push edx
+    mov edx, eax
+    and eax, 0xFFFF
+    or eax, SEL_CODE32 << 16
+    mov [early_idt32 + ecx * 8], eax
+    and edx, 0xFFFF0000
+    or edx, GATE_INTERRUPT << 8
+    mov [early_idt32 + ecx * 8 + 4], edx
+    pop edx
+    ret
+
+; The early IDTs' other gates: every exception goes to early_fault (the machine exits with the
+; failure status rather than triple-faulting in silence), the NMI to its counter. The 64-bit gates
+; are written here too, in 32-bit code: the handlers lie below 4 GiB, so offset 63:32 is 0.
+build_early_idts:
+    xor ecx, ecx
+.g32:
+    mov eax, early_fault32
+    cmp ecx, 2
+    jne .set32
+    mov eax, early_nmi32
+.set32:
+    call set_gate32
+    inc ecx
+    cmp ecx, EARLY_VECTORS
+    jb .g32
+    xor ecx, ecx
+.g64:
+    mov eax, early_fault64
+    cmp ecx, 2
+    jne .set64
+    mov eax, early_nmi64
+.set64:
+    mov edx, ecx
+    shl edx, 4
+    mov ebx, eax
+    and eax, 0xFFFF
+    or eax, SEL_CODE64 << 16
+    mov [early_idt64 + edx], eax
+    and ebx, 0xFFFF0000
+    or ebx, GATE_INTERRUPT << 8     ; IST 0: the early code runs on one known stack
+    mov [early_idt64 + edx + 4], ebx
+    mov dword [early_idt64 + edx + 8], 0
+    mov dword [early_idt64 + edx + 12], 0
+    inc ecx
+    cmp ecx, EARLY_VECTORS
+    jb .g64
+    ret
+
+; An NMI before the kernel's IDT (boot CPU, or an AP in the trampoline): count it and return.
+; Its IRET unblocks NMIs again, which is right: nothing here is half-done.
+early_nmi32:
+    lock inc dword [early_nmi_count]
+    iretd
+
+; An exception before the kernel's IDT: a bug in the entry code; say so and exit with status 3.
+early_fault32:
+    mov esi, early_fault_text
+.out32:
+    mov al, [esi]
+    test al, al
+    jz .exit32
+    mov dx, 0x3F8
+    out dx, al
+    inc esi
+    jmp .out32
+.exit32:
+    mov dx, DEBUG_EXIT_PORT
+    mov al, 1
+    out dx, al
+    cli
+    hlt
+    jmp .exit32
+
 bits 64
+early_nmi64:
+    lock inc dword [rel early_nmi_count]
+    iretq
+
+early_fault64:
+    lea rsi, [rel early_fault_text]
+.out64:
+    mov al, [rsi]
+    test al, al
+    jz .exit64
+    mov dx, 0x3F8
+    out dx, al
+    inc rsi
+    jmp .out64
+.exit64:
+    mov dx, DEBUG_EXIT_PORT
+    mov al, 1
+    out dx, al
+    cli
+    hlt
+    jmp .exit64
+
 long_mode_entry:
     mov ax, SEL_DATA
     mov ds, ax
@@ -113,14 +231,10 @@ long_mode_entry:
     mov eax, no_percpu
     xor edx, edx
     wrmsr
-    call enable_sse
     mov edi, [boot_magic]
     mov esi, [boot_info]
-    call kmain
-.hang:
-    cli
-    hlt
-    jmp .hang
+    lea rdx, [rel kmain]
+    jmp stack_bottom_call           ; boot/cpu.s: SSE on, kmain(magic, info); CFI ends backtraces there
 
 section .rodata
 align 16
@@ -134,8 +248,20 @@ boot_gdt_ptr:
     dw boot_gdt_end - boot_gdt - 1
     dq boot_gdt
 
+early_fault_text: db 13, 10, "early: exception before the kernel's IDT was loaded; exiting with status 3", 13, 10, 0
+
 section .data
 global boot_magic, boot_info, boot_ebda_segment
+global early_idt32_ptr, early_idt64_ptr, early_nmi_count
+align 8
+; IDT pointers as lidt reads them outside 64-bit mode: 16-bit limit, 32-bit base.
+early_idt32_ptr:   dw EARLY_VECTORS * 8 - 1
+                   dd early_idt32
+align 8
+early_idt64_ptr:   dw EARLY_VECTORS * 16 - 1
+                   dd early_idt64
+align 4
+early_nmi_count:   dd 0
 align 8
 boot_magic:        dq 0
 boot_info:         dq 0
@@ -144,6 +270,9 @@ no_percpu:         dq 0
 
 section .bss
 global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top
+alignb 16
+early_idt32: resb EARLY_VECTORS * 8
+early_idt64: resb EARLY_VECTORS * 16
 alignb 4096
 boot_pml4:  resb 4096
 boot_pdpt:  resb 4096

@@ -1,20 +1,22 @@
 ; The AP start-up trampoline. SmpBoot.cs copies [trampoline_start, trampoline_end) to a free page
 ; below 1 MiB and sends INIT-SIPI-SIPI with that page as the vector: the AP starts here in real
 ; mode at CS = page >> 4, IP = 0 (SDM Vol. 3A 9.4.4, 10.6.1 "Startup IPI"). It enters protected
-; mode, then long mode on the kernel's own page tables, and jumps to ap_entry64 in the kernel.
+; mode, then long mode on the kernel's own page tables, and jumps to ap_entry64 in the kernel. As
+; on the boot CPU, its GDT comes first, then the kernel's early 32-bit IDT (an NMI is counted, not
+; a triple fault), then the early 64-bit IDT with only the switch to long mode in between.
 ; It writes nothing: SmpBoot.cs patches the GDT base, the far pointers, CR3 and the entry point
 ; into the copy before any AP starts, so many APs can run it at once (parallel bring-up).
 %include "layout.inc"
 %include "x86.inc"
 
-extern ap_main, enable_sse
+extern ap_main, stack_bottom_call
 
 %define OFF(label) (label - trampoline_start)
 
 section .rodata
 align 4096
 global trampoline_start, trampoline_end
-global tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64
+global tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64, tr_idt32, tr_idt64
 
 bits 16
 trampoline_start:
@@ -29,6 +31,9 @@ trampoline_start:
     mov eax, cr0
     and eax, ~((1 << 30) | (1 << 29))   ; CD, NW: an AP comes out of INIT with caching disabled
     or eax, 1                           ; PE
+    ; The 32-bit IDT right before the switch to protected mode: an NMI in between would find no
+    ; real-mode vector table, one after it no protected-mode IDT; o32 loads the 32-bit base.
+    o32 lidt [OFF(tr_idt32)]
     mov cr0, eax
     jmp dword far [OFF(tr_far32)]
 
@@ -50,6 +55,8 @@ tr_pm32:
     mov eax, cr0
     or eax, (1 << 31) | 1               ; PG
     mov cr0, eax
+    ; IA-32e mode from here: the 64-bit IDT at once (boot/multiboot.asm says why this order).
+    lidt [ebx + OFF(tr_idt64)]
     jmp far [ebx + OFF(tr_far64)]
 
 bits 64
@@ -80,6 +87,14 @@ align 4
 tr_far64:
     dd 0                                ; patched: page + OFF(tr_lm64)
     dw SEL_CODE64
+align 8
+tr_idt32:
+    dw 0                                ; patched: the kernel's early_idt32_ptr (limit, 32-bit base)
+    dd 0
+align 8
+tr_idt64:
+    dw 0                                ; patched: the kernel's early_idt64_ptr
+    dd 0
 align 8
 tr_cr3:
     dq 0                                ; patched: the kernel's PML4
@@ -131,9 +146,9 @@ ap_entry64:
     mov r12d, ecx
     mov ecx, 0xC0000101                 ; GS base
     wrmsr
-    call enable_sse
     mov edi, r12d
-    call ap_main
+    lea rdx, [rel ap_main]
+    jmp stack_bottom_call               ; boot/cpu.s: SSE on, ap_main(cpu); CFI ends backtraces there
 .unknown:
     cli
     hlt

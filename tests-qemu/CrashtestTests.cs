@@ -18,7 +18,10 @@ public class CrashtestTests
         vm.Expect("Kernel panic - not syncing: crashtest: PANIC");
         vm.Expect("---[ end Kernel panic - not syncing: crashtest: PANIC ]---");
         Assert.Equal(1, vm.CountStarting("Kernel panic - not syncing"));
-        Assert.False(vm.HasExited, "panic=0 halts; it does not reboot");
+        Assert.Equal(0, vm.PanickingCpu());
+        // panic=0 halts, it does not reboot: every CPU ends halted with interrupts off and QEMU stays up.
+        vm.ExpectAllCpusHaltedForGood(TimeSpan.FromSeconds(20));
+        Assert.False(vm.HasExited);
     }
 
     [Fact]

@@ -47,6 +47,39 @@ public static class Kernel
     /// <summary>The number of messages (timestamp removed) that start with text.</summary>
     public static int CountStarting(this QemuMachine vm, string text) => vm.Messages().Count(m => m.StartsWith(text, StringComparison.Ordinal));
 
+    /// <summary>
+    /// Waits until every vCPU is halted with interrupts off (QEMU's "HLT=1", RFLAGS.IF clear): stopped
+    /// for good, as a panic that halts leaves them. Fails, naming their state, if they are not within the bound.
+    /// </summary>
+    public static void ExpectAllCpusHaltedForGood(this QemuMachine vm, TimeSpan bound)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string state = "";
+        while (clock.Elapsed < bound)
+        {
+            Assert.False(vm.HasExited, $"QEMU exited (status {vm.ExitCode}) instead of halting\n{vm.Context()}");
+            state = vm.Qmp.Execute("human-monitor-command", new Dictionary<string, object> { ["command-line"] = "info registers -a" }).GetString() ?? "";
+            var cpus = Regex.Matches(state, @"RFL=([0-9a-f]{8}) .* HLT=(\d)");
+            if (cpus.Count > 0 && cpus.All(m => m.Groups[2].Value == "1" && (Convert.ToUInt32(m.Groups[1].Value, 16) & 0x200) == 0)) return;
+            Thread.Sleep(200);
+        }
+        Assert.Fail($"not every CPU halted with interrupts off within {bound.TotalSeconds} s:\n{string.Join("\n", state.Split('\n').Where(l => l.Contains("HLT=") || l.StartsWith("CPU#")))}");
+    }
+
+    /// <summary>
+    /// The CPU the panic names in dump_stack's header ("CPU: 2 PID: 0 Comm: swapper/2 ..."), the first
+    /// such line after "Kernel panic" (a line another CPU began before the panic may come between).
+    /// </summary>
+    public static int PanickingCpu(this QemuMachine vm)
+    {
+        var messages = vm.Messages().ToList();
+        int panic = messages.FindIndex(m => m.StartsWith("Kernel panic - not syncing", StringComparison.Ordinal));
+        Assert.True(panic >= 0, "no panic line");
+        var m = messages.Skip(panic + 1).Select(x => Regex.Match(x, @"^CPU: (\d+) PID: 0 Comm: swapper/\1 ")).FirstOrDefault(x => x.Success);
+        Assert.True(m != null, $"no dump_stack CPU line after the panic line:\n{vm.SerialText}");
+        return int.Parse(m!.Groups[1].Value);
+    }
+
     /// <summary>Lines as the kernel printed them, without the "[    0.001234] " timestamp.</summary>
     public static IEnumerable<string> Messages(this QemuMachine vm) =>
         vm.Lines.Select(l => Regex.Replace(l, @"^\[\s*\d+\.\d{6}\] ", ""));

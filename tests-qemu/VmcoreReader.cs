@@ -1,5 +1,6 @@
-// Reads a vmcore with the kernel's own reader (kernel/dump/Vmcore.cs, compiled into these tests):
-// the registers of each CPU note by pid, and VMCOREINFO as a dictionary.
+// Reads a vmcore with the kernel's own readers (kernel/dump/Vmcore.cs, kernel/printk/KmsgReader.cs,
+// compiled into these tests): the registers of each CPU note by pid, VMCOREINFO as a dictionary,
+// the first kernel's memory and its log ring.
 using System.Text;
 using Xunit;
 
@@ -13,26 +14,43 @@ public sealed record LoadHeader(ulong PhysAddr, ulong Size, ulong FileSize)
     public ulong End => PhysAddr + Size;
 }
 
+/// <summary>The first kernel's log as the dump holds it: every record's text, and what the walk met.</summary>
+public sealed record DumpLog(IReadOnlyList<string> Lines, bool Corrupt, ulong Unfinished, ulong Lost);
+
 public sealed class VmcoreReader
 {
+    byte[] _file = [];
+
     public Dictionary<int, CpuRegisters> Cpus { get; } = new();
     public Dictionary<string, string> Vmcoreinfo { get; } = new();
     public List<LoadHeader> Loads { get; } = new();
     /// <summary>The capture kernel's dump-filter note, if the dump has one.</summary>
     public DumpFilterStats? Filter { get; private set; }
-    byte[] _file = [];
-
-    /// <summary>Memory at physical <paramref name="pa"/>, up to the first byte the dump does not hold.</summary>
-    public byte[] ReadPhysical(ulong pa, int length)
-    {
-        Assert.True(VmcoreFile.Open(_file, out VmcoreFile core, out _));
-        var buffer = new byte[length];
-        int got = core.ReadPhysical(pa, buffer);
-        return buffer[..got];
-    }
 
     /// <summary>True if some PT_LOAD covers <paramref name="pa"/>.</summary>
     public bool Covers(ulong pa) => Loads.Any(l => pa >= l.PhysAddr && pa < l.End);
+
+    /// <summary>Bytes of the first kernel's physical memory, as the dump's PT_LOADs hold them.</summary>
+    public byte[] ReadPhysical(ulong address, int size)
+    {
+        Assert.True(VmcoreFile.Open(_file, out VmcoreFile core, out _));
+        var bytes = new byte[size];
+        Assert.True(core.ReadPhysical(address, bytes) == size, $"0x{address:x} (+{size}) is not in the dump's memory");
+        return bytes;
+    }
+
+    /// <summary>The first kernel's log ring, found through SYMBOL(log_buf) and read with the kernel's own reader.</summary>
+    public DumpLog Log()
+    {
+        ulong at = Convert.ToUInt64(Vmcoreinfo["SYMBOL(log_buf)"], 16);
+        int size = (int)Convert.ToUInt64(Vmcoreinfo["SIZE(log_buf)"]);
+        byte[] area = ReadPhysical(at, size);
+        Assert.True(Kmsg.ReadHeader(area, out KmsgHeader header), "the dump's log ring has no valid header");
+        var lines = new List<string>();
+        var reader = Kmsg.Read(area);
+        while (reader.MoveNext()) lines.Add(Encoding.ASCII.GetString(reader.Current.Text));
+        return new DumpLog(lines, reader.Corrupt, reader.Unfinished, header.Lost);
+    }
 
     public static VmcoreReader Read(string path)
     {

@@ -2,15 +2,20 @@
 // starts on one CPU, possibly with NMIs still blocked, never starts another CPU, masks LINT1 so a
 // later external NMI cannot shoot it down, reads the ELF core header it was handed (checked as
 // Linux's /proc/vmcore checks it), reports the crash, exports the dump and powers off. It writes
-// nothing outside its own region but device registers and the export channel.
+// nothing outside its own region but device registers and the export channel. Any failure it can
+// still run code for ends the machine with the failure status 3 (README "Exit statuses").
 using System;
 using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
-    /// <summary>A note buffer per CPU and one for VMCOREINFO, with room to spare.</summary>
-    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 8, MaxLoads = 64, MaxRam = 64;
+    /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note, with room to spare.</summary>
+    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 8;
+    public const int MaxLoads = 64, MaxRam = 64;
+    /// <summary>Lines of the first kernel's log shown when it does not say where its crash begins.</summary>
     const int LogTailLines = 20;
+    /// <summary>At most this many lines from the crash on (a post-notifiers panic on 64 CPUs prints a few hundred).</summary>
+    const int CrashLogLines = 1000;
 
     static ulong s_coreHeader, s_regionBase, s_regionSize;
 
@@ -22,6 +27,9 @@ static unsafe class Capture
     static RamList s_ram;
     static CoreHeaderInfo s_info;
     static int s_ramCount;
+
+    struct EntryNote { public fixed byte Bytes[NmidumpNote.CaptureEntryNoteSize]; }
+    static EntryNote s_entryNote;
 
     public static bool Active => s_regionSize != 0;
     public static ulong RegionBase => s_regionBase;
@@ -46,6 +54,7 @@ static unsafe class Capture
         s_regionSize = regionSize;
         Serial.Init();
         Log.Init();
+        Panic.ExitOnPanic();
         LogLine first = default;
         first.Append("capture: ");
         first.Append(Version.Name);
@@ -58,6 +67,14 @@ static unsafe class Capture
         Log.Info(ref first);
 
         CpuSetup.BootCpu();
+        ReportEarlyNmis();
+        // The header is the only thing from the first kernel not covered by its digest (Linux leaves
+        // elfcorehdr out too): check it before anything in it is followed.
+        if (!ElfCoreHeader.CheckElfHeader(CoreHeaderBytes, out _, out _, out ElfCoreError headerError))
+        {
+            ReportBadHeader(in headerError);
+            Fail();
+        }
         if (!FindVmcoreinfo(out ReadOnlySpan<byte> info))
         {
             Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
@@ -69,23 +86,54 @@ static unsafe class Capture
         Params.Report();
         Platform.UseAcpiPowerOff(info);
 
-        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none).
+        // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none),
+        // unless capture_nmi_test asks for NMIs during the export to show they are survived.
         LocalApic.DetectAndEnableMode();
-        LocalApic.Setup(0, ApicExtnmiMode.None);
+        LocalApic.Setup(0, Params.Current.CaptureNmiTest ? ApicExtnmiMode.All : ApicExtnmiMode.None);
 
         if (!ValidateCoreHeader(info)) Fail();
+        AddEntryNote(entryTsc);
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
-        else DumpExport.Run(info);
+        else if (!DumpExport.Run(info)) Fail();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
 
     static void Fail()
     {
-        Log.Emerg("capture: giving up; powering off");
-        Power.Poweroff();
+        Log.Emerg("capture: giving up; exiting with the failure status");
+        Power.ExitFailure();
     }
+
+    static void ReportBadHeader(in ElfCoreError error)
+    {
+        LogLine l = default;
+        l.Append("capture: bad ELF core header: ");
+        error.Describe(ref l);
+        l.Append(" (at 0x");
+        l.AppendHex(s_coreHeader, 0);
+        l.Append(")");
+        Log.Err(ref l);
+    }
+
+    /// <summary>
+    /// capture_nmi_test: the export stops after its first chunk until two NMIs were handled (at most
+    /// TestNmiWaitUs), so a test can inject them mid-export and then check the vmcore still verifies.
+    /// </summary>
+    public static void WaitForTestNmis()
+    {
+        int before = Nmi.Received;
+        Log.Info("capture: capture_nmi_test: waiting up to 30 s for two NMIs");
+        ulong deadline = Clock.DeadlineAfterUs(TestNmiWaitUs);
+        while (Nmi.Received - before < 2 && !Clock.Passed(deadline)) Cpu.Pause();
+        Log.Info($"capture: capture_nmi_test: {Nmi.Received - before} NMIs handled; the export goes on");
+    }
+
+    const ulong TestNmiWaitUs = 30_000_000;
+
+    /// <summary>NMIs that reached the entry code's own gate before the kernel's IDT was loaded (boot/capture_entry.asm).</summary>
+    static void ReportEarlyNmis() => EarlyNmi.Report("by the capture kernel's entry code");
 
     /// <summary>The core header's size is known only after reading its ELF header (bounded by the tail it lives in).</summary>
     static ReadOnlySpan<byte> CoreHeaderBytes
@@ -133,15 +181,25 @@ static unsafe class Capture
         if (!ElfCoreHeader.Read(CoreHeaderBytes, FirstKernelMemory, Ram.Slice(0, s_ramCount), new PhysRange(s_regionBase, s_regionSize),
                 Notes, Loads, out s_info, out ElfCoreError error))
         {
-            LogLine l = default;
-            l.Append("capture: bad ELF core header at 0x");
-            l.AppendHex(s_coreHeader, 0);
-            l.Append(": ");
-            error.Describe(ref l);
-            Log.Err(ref l);
+            ReportBadHeader(in error);
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// This kernel's own note, after the first kernel's: when it started (NMIDUMP type 2), the last
+    /// stamp of the crash timeline. It lives in this image, which the identity window also maps.
+    /// </summary>
+    static void AddEntryNote(ulong entryTsc)
+    {
+        fixed (byte* p = s_entryNote.Bytes)
+        {
+            int size = NmidumpNote.WriteCaptureEntry(new Span<byte>(p, NmidumpNote.CaptureEntryNoteSize), entryTsc);
+            if (size == 0 || s_info.NoteBuffers >= MaxNoteBuffers) return;
+            Notes[s_info.NoteBuffers++] = new CoreNoteBuffer { Address = (ulong)p, Size = (ulong)size, UsedSize = (ulong)size, ProgramHeader = -1, Notes = 1 };
+            s_info.NotesSize += (ulong)size;
+        }
     }
 
     /// <summary>"start-end,start-end" in hex, as the first kernel writes MEMORY=.</summary>
@@ -186,8 +244,14 @@ static unsafe class Capture
     {
         LogLine p = default;
         p.Append("capture: panic: ");
-        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message)) p.Append(message);
+        if (Vmcoreinfo.Find(info, "PANIC_MESSAGE", out ReadOnlySpan<byte> message) && !message.IsEmpty) p.Append(message);
         else p.Append("(no PANIC_MESSAGE)");
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CPU", out long crashCpu))
+        {
+            p.Append(" (CPU ");
+            p.AppendDecimal(crashCpu);
+            p.Append(")");
+        }
         Log.Info(ref p);
         Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong crashtime);
         Log.Info($"capture: crashtime {crashtime}");
@@ -197,10 +261,17 @@ static unsafe class Capture
         for (int cpu = 0; cpu < cpus && cpu < PerCpuArea.MaxCpus; cpu++)
         {
             LogLine l = default;
-            if (FindCpuNote(cpu, out PrStatusRegs regs))
+            bool saved = FindCpuNote(cpu, out PrStatusRegs regs);
+            if (saved)
                 CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, CpuList.Nth(apicIds, cpu, out uint apic) ? apic : (uint)cpu, in regs, FirstKernelSymbols(info));
             else
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
+            // "...; answered the shootdown", "CPU 2 missing: never answered, waited 1000 ms"
+            if (FindStopStatus(cpu, out CpuStopStatus stop))
+            {
+                l.Append(saved ? "; " : ": ");
+                stop.Describe(ref l);
+            }
             Log.Info(ref l);
         }
         if (Vmcoreinfo.Find(info, "NOT_ONLINE_APIC_IDS", out ReadOnlySpan<byte> offline))
@@ -210,7 +281,7 @@ static unsafe class Capture
             l.Append(offline);
             Log.Info(ref l);
         }
-        ReportLogTail(info);
+        ReportLog(info);
     }
 
     /// <summary>The first kernel's kallsyms table, through VMCOREINFO (empty if it cannot be read).</summary>
@@ -225,6 +296,23 @@ static unsafe class Capture
     static bool FindCpuNote(int cpu, out PrStatusRegs regs)
     {
         regs = default;
+        return FindNote(cpu, &IsCpusRegisters, out ElfNoteEntry e) && PrStatus.Read(in e, out _, out regs);
+    }
+
+    static bool FindStopStatus(int cpu, out CpuStopStatus status)
+    {
+        status = default;
+        return FindNote(cpu, &IsCpusStopStatus, out ElfNoteEntry e) && NmidumpNote.ReadStopStatus(in e, out status);
+    }
+
+    static bool IsCpusRegisters(in ElfNoteEntry e, int cpu) => e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out _) && pid == cpu + 1;
+
+    static bool IsCpusStopStatus(in ElfNoteEntry e, int cpu) => NmidumpNote.ReadStopStatus(in e, out CpuStopStatus s) && s.Cpu == (uint)cpu;
+
+    /// <summary>The first note of the validated buffers, in header order, that <paramref name="match"/> takes for this CPU.</summary>
+    static bool FindNote(int cpu, delegate*<in ElfNoteEntry, int, bool> match, out ElfNoteEntry found)
+    {
+        found = default;
         Span<CoreNoteBuffer> notes = Notes;
         for (int i = 0; i < s_info.NoteBuffers; i++)
         {
@@ -233,19 +321,24 @@ static unsafe class Capture
             ElfNoteReader r = ElfNote.Read(new ReadOnlySpan<byte>(p, (int)notes[i].UsedSize));
             while (r.MoveNext())
             {
-                ElfNoteEntry e = r.Current;
-                if (e.Is("CORE", ElfNote.NtPrStatus) && PrStatus.Read(in e, out int pid, out regs) && pid == cpu + 1) return true;
+                if (!match(r.Current, cpu)) continue;
+                found = r.Current;
+                return true;
             }
         }
         return false;
     }
 
-    /// <summary>The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf).</summary>
-    static void ReportLogTail(ReadOnlySpan<byte> info)
+    /// <summary>
+    /// The first kernel's log, read from its ring through VMCOREINFO's SYMBOL(log_buf): from the
+    /// crash's first line on (CRASH_LOG_SEQ, the panic line or the oops's first line), or, when the
+    /// first kernel did not say, its last lines.
+    /// </summary>
+    static void ReportLog(ReadOnlySpan<byte> info)
     {
         if (!Vmcoreinfo.FindSymbol(info, "log_buf", out ulong area) || !Vmcoreinfo.FindSize(info, "log_buf", out ulong size))
         {
-            Log.Emerg("capture: VMCOREINFO names no log_buf: no log tail");
+            Log.Emerg("capture: VMCOREINFO names no log_buf: no log");
             return;
         }
         byte* p = FirstKernelMemory.Map(area, size);
@@ -254,9 +347,12 @@ static unsafe class Capture
             Log.Emerg($"capture: the first kernel's log at 0x{area:x} (0x{size:x} bytes) is outside its RAM");
             return;
         }
-        KmsgReader r = Kmsg.ReadLast(new ReadOnlySpan<byte>(p, (int)size), LogTailLines);
+        var ring = new ReadOnlySpan<byte>(p, (int)size);
+        bool fromCrash = Vmcoreinfo.FindUnsigned(info, "CRASH_LOG_SEQ", out ulong fromSeq);
+        KmsgReader r = fromCrash ? Kmsg.ReadFrom(ring, fromSeq) : Kmsg.ReadLast(ring, LogTailLines);
         byte* line = stackalloc byte[LogLine.Capacity];
-        while (r.MoveNext())
+        int shown = 0;
+        while (shown < CrashLogLines && r.MoveNext())
         {
             KmsgRecord rec = r.Current;
             int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, new Span<byte>(line, LogLine.Capacity - 16));
@@ -264,7 +360,11 @@ static unsafe class Capture
             l.Append("capture: log: ");
             l.Append(new ReadOnlySpan<byte>(line, n));
             Log.Info(ref l);
+            shown++;
         }
-        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the tail stops there");
+        if (shown == CrashLogLines) Log.Info($"capture: the first kernel's log goes on past {CrashLogLines} lines; the vmcore holds the rest");
+        if (r.Corrupt) Log.Emerg("capture: the first kernel's log ring is damaged; the damaged records were skipped");
+        if (r.Unfinished > 0) Log.Info($"capture: {r.Unfinished} records of the first kernel's log were never finished (their CPUs were stopped while writing)");
+        if (Kmsg.ReadHeader(ring, out KmsgHeader h) && h.Lost > 0) Log.Info($"capture: the first kernel's log lost {h.Lost} records (the ring was full up to an unfinished one)");
     }
 }

@@ -3,7 +3,11 @@
 // (dump_level=, DumpFilter.cs), and framed by DumpStream, on the channels dump_channels= names: the
 // shared-memory window (QEMU ivshmem-plain backed by a host file, found on PCI bus 0; hundreds of
 // MB/s) and/or debugcon (port 0xE9, about 2 MB/s). The default is the window when there is one,
-// else debugcon. RAM above 4 GiB is mapped here (Paging.MapRam) before anything reads it.
+// else debugcon. RAM above 4 GiB is mapped here (Paging.MapRam) before anything reads it. Each
+// chunk is copied once, into the window or a staging buffer, checksummed in the same pass over the
+// very words it stores, and sent from that copy: a CPU that never answered the shootdown may still
+// be writing the first kernel's RAM, and the receiver must get exactly the bytes the checksum was
+// taken over.
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
@@ -22,18 +26,18 @@ static unsafe class DumpExport
 
     struct PrefixBuffer { public fixed byte Bytes[PrefixCapacity]; }
     struct SegmentList { public fixed byte Bytes[MaxSegments * 32]; }
-    struct ChunkBuffer { public fixed byte Bytes[(int)DumpStream.DefaultChunkSize]; }
+    struct StagingBuffer { public fixed byte Bytes[(int)DumpStream.DefaultChunkSize]; }
     struct NoteBuffer { public fixed byte Bytes[256]; }
     static PrefixBuffer s_prefix;
     static SegmentList s_segments;
-    static ChunkBuffer s_chunk;
+    static StagingBuffer s_staging;
     static NoteBuffer s_filterNote;
     static VmcoreLayout s_layout;
     static int s_segmentCount;
     static ulong s_sumTicks;
 
     static byte* Prefix { get { fixed (byte* p = s_prefix.Bytes) return p; } }
-    static byte* Chunk { get { fixed (byte* p = s_chunk.Bytes) return p; } }
+    static byte* Staging { get { fixed (byte* p = s_staging.Bytes) return p; } }
     static Span<LoadSegment> Segments { get { fixed (byte* p = s_segments.Bytes) return new Span<LoadSegment>(p, MaxSegments); } }
 
     /// <summary>Writes the dump; false when it cannot be planned or no channel could take it (the reason is logged).</summary>
@@ -238,14 +242,17 @@ static unsafe class DumpExport
         for (ulong c = 0; c < chunks; c++)
         {
             ulong start = c * chunkSize, n = length - start < chunkSize ? length - start : chunkSize;
-            byte* copy = toWindow ? window + pos + DumpStream.ChunkHeaderSize : Chunk;
+            // One copy of the chunk (straight into its place in the window when there is one), the
+            // checksum taken over the words as they are stored, the send from that copy: never
+            // from live RAM again.
+            byte* stage = toWindow ? window + pos + DumpStream.ChunkHeaderSize : Staging;
             ulong t1 = Cpu.Rdtsc();
             DumpStream.ChecksumState sum = DumpStream.ChecksumState.Start();
             for (ulong done = 0; done < n;)
             {
                 byte* p = Piece(start + done, out ulong avail);
                 ulong take = avail < n - done ? avail : n - done;
-                sum.AddCopy(copy + done, p, take);
+                sum.AddCopy(stage + done, p, take);
                 done += take;
             }
             ulong checksum = sum.Finish();
@@ -253,8 +260,9 @@ static unsafe class DumpExport
             fold = DumpStream.Fold(fold, checksum);
             DumpStream.WriteChunkHeader(new Span<byte>(small, DumpStream.ChunkHeaderSize), (uint)c, (uint)n, checksum);
             Publish(window, pos, small, DumpStream.ChunkHeaderSize, toWindow, toDebugcon);
-            if (toDebugcon) Cpu.Outsb(DebugconPort, copy, n);
+            if (toDebugcon) Cpu.Outsb(DebugconPort, stage, n);
             pos += DumpStream.ChunkHeaderSize + n;
+            if (c == 0 && Params.Current.CaptureNmiTest) Capture.WaitForTestNmis();
             if (start + n >= nextProgress)
             {
                 Log.Info($"capture: export: {(start + n) >> 20} of {length >> 20} MiB");

@@ -7,36 +7,51 @@ using System;
 
 static unsafe partial class Kexec
 {
-    /// <summary>crash_kexec(regs): from die(); proceeds only if this call claims panic_cpu.</summary>
-    public static void CrashKexec(TrapFrame* regs)
+    /// <summary>
+    /// crash_kexec(regs): from die(); proceeds only if this call claims panic_cpu. The oops
+    /// headline becomes the crash's reason (PANIC_MESSAGE), its lines starting at fromSeq.
+    /// </summary>
+    public static void CrashKexec(TrapFrame* regs, scoped ReadOnlySpan<byte> reason, ulong fromSeq)
     {
         int me = PerCpuArea.ThisCpu;
         if (!Panic.State.ClaimForCrashKexec(me)) return;
+        Panic.MarkStart();
+        Panic.RecordReason(reason, fromSeq);
         CrashKexecTrylock(regs);
-        // No jump happened: give panic_cpu back, so the panic() that follows can claim it.
+        // No jump happened: give panic_cpu (and the reason) back, so the panic() that follows,
+        // on this CPU or another, claims it afresh.
+        Panic.ForgetReason();
         Panic.State.ReleaseAfterCrashKexec(me);
     }
 
-    /// <summary>Purgatory's check (the same KexecImage.Verify the host tests run), then the jump; on a mismatch the panic goes on.</summary>
+    /// <summary>
+    /// Purgatory's check (the same digests the host tests run) of everything the jump executes: the
+    /// capture image, the hand-over code in its control page, the page tables. On a mismatch the
+    /// jump is refused and the panic goes on.
+    /// </summary>
     static void MachineKexecChecked()
     {
         ulong t0 = Cpu.Rdtsc();
         byte* actual = stackalloc byte[Sha256.DigestSize];
-        if (!s_image.Verify(Region, new Span<byte>(actual, Sha256.DigestSize)))
+        byte* expected = stackalloc byte[Sha256.DigestSize];
+        var got = new Span<byte>(actual, Sha256.DigestSize);
+        var want = new Span<byte>(expected, Sha256.DigestSize);
+        string failed = null;
+        if (!s_image.Verify(Region, got)) { failed = "capture image"; s_image.CopyDigest(want); }
+        else if (!s_handOver.Verify(Region, s_image.Base, got)) { failed = "hand-over code"; s_handOver.CopyDigest(want); }
+        else if (!s_pageTables.Verify(Region, s_image.Base, got)) { failed = "page tables"; s_pageTables.CopyDigest(want); }
+        if (failed != null)
         {
-            byte* expected = stackalloc byte[Sha256.DigestSize];
-            s_image.CopyDigest(new Span<byte>(expected, Sha256.DigestSize));
             LogLine l = default;
-            KexecImage.DescribeMismatch(ref l, new ReadOnlySpan<byte>(expected, Sha256.DigestSize), new ReadOnlySpan<byte>(actual, Sha256.DigestSize));
+            KexecImage.DescribeMismatch(ref l, failed, want, got);
             Log.Emerg(ref l);
             return;
         }
-        VmcoreinfoNote.SetDigestTime(Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);
-        // Into the log only: the capture kernel's first line says where it runs, at once.
         LogLine jump = $"kexec: jumping to the capture image at 0x{s_image.Entry:x}";
-        Log.Deferred(KernLevel.Emerg, ref jump);
+        Log.LastBeforeJump(KernLevel.Emerg, ref jump);
+        ulong jumpTsc = Cpu.Rdtsc();
+        VmcoreinfoNote.UpdateAtJump(Clock.TicksToNs(jumpTsc - t0, Clock.TscKhz) / 1000, jumpTsc);
         MachineKexec.Jump(s_image.Base, s_image.RegionSize, s_image.Entry, s_coreHeader, s_cr3);
-        Log.Emerg("kexec: the hand-over code does not fit its control page; no jump");
     }
 
     /// <summary>__crash_kexec(regs): no panic_cpu check; takes the kexec lock itself, by trylock only.</summary>
@@ -48,10 +63,12 @@ static unsafe partial class Kexec
         {
             ulong panicTsc = Cpu.Rdtsc();
             CrashShutdown.MachineCrashShutdown(regs);
+            // As the shootdown's lines (CrashNotes.ReportShootdown): the console gets it only if the jump fails.
+            Log.ReportDroppedInPanic(console: Params.Current.CrashKexecPostNotifiers);
             VmcoreinfoNote.UpdateAtCrash(panicTsc, Clock.TicksToNs(Cpu.Rdtsc() - panicTsc, Clock.TscKhz) / 1000);
             MachineKexecChecked();
-            // Still here: no jump, so no capture report either; the per-CPU lines go out now.
-            CrashNotes.ReportCpus();
+            // Still here: no jump, so no capture report either. The next console line (the panic
+            // going on) flushes the deferred ones: the shootdown's and the per-CPU lines.
         }
         else if (System.Threading.Interlocked.Exchange(ref s_reportedNoImage, 1) == 0)
         {

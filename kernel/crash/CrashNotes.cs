@@ -33,8 +33,11 @@ static unsafe class CrashNotes
         fixed (ulong* t = s_savedAt.Tsc) return t[cpu];
     }
 
-    /// <summary>crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its note.</summary>
-    public static void Save(int cpu, TrapFrame* f)
+    /// <summary>
+    /// crash_save_cpu(): this CPU's registers, as they were when the NMI or fault hit, into its
+    /// note; how it stopped goes into its stop-status note (StopStatus.cs).
+    /// </summary>
+    public static void Save(int cpu, TrapFrame* f, CpuStopState how)
     {
         Bug.On((uint)cpu >= PerCpuArea.MaxCpus, "CrashNotes.Save: every CPU number has a note buffer");
         PrStatusRegs r = default;
@@ -50,6 +53,7 @@ static unsafe class CrashNotes
         // pr_pid = CPU + 1: gdb makes one thread per note only when each pid is distinct and non-zero.
         CrashNote.Write(BufferSpan(cpu), cpu + 1, in r);
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = Cpu.Rdtsc();
+        StopStatus.Record(cpu, how);
     }
 
     /// <summary>
@@ -61,9 +65,10 @@ static unsafe class CrashNotes
     {
         TrapFrame f;
         CaptureRegisters(&f);
-        Save(cpu, &f);
+        Save(cpu, &f, CpuStopState.Answered);
         CrashNote.Clear(BufferSpan(cpu));
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = 0;
+        StopStatus.Forget(cpu);
     }
 
     /// <summary>Reads a CPU's note back: false when the buffer holds no note (the CPU never answered).</summary>
@@ -88,23 +93,23 @@ static unsafe class CrashNotes
             if (at == 0) Log.Emerg($"crash: CPU {cpu} did not respond to the shootdown NMI; its registers are missing");
             else if (at > last) last = at;
         }
-        // With a capture image armed the capture kernel prints the per-CPU lines from the dump (its
-        // report, from these very notes): here the jump waits for neither their formatting (1.5 ms
-        // for four CPUs under TCG) nor the console. Without one (or when the jump is refused, see
-        // CrashKexec.cs) this is the only report there is.
-        bool armed = Kexec.ImageArmed;
+        // With a capture image armed and the jump next, the capture kernel prints the per-CPU lines
+        // from the dump (its report, from these very notes): the lines go into the log (the
+        // capture report and the vmcore carry them) but the jump does not wait for the console
+        // (1.5 ms for four CPUs under TCG, tens of ms for 255). Otherwise (no image, or
+        // crash_kexec_post_notifiers, where notifiers run first) the console gets them now.
+        bool console = !Kexec.ImageArmed || Params.Current.CrashKexecPostNotifiers;
         if (r.Others > 0 && last != 0)
         {
             ulong us = Clock.TicksToNs(last - r.IpiTsc, Clock.TscKhz) / 1000;
             LogLine took = $"crash: shootdown of {r.Others} CPUs took {us} us ({r.Answered} answered)";
-            if (armed) Log.Deferred(KernLevel.Emerg, ref took);
-            else Log.Emerg(ref took);
+            Log.Printk(KernLevel.Emerg, ref took, console);
         }
-        if (!armed) ReportCpus();
+        ReportCpus(console);
     }
 
-    /// <summary>One line per online CPU from its note (or "missing").</summary>
-    public static void ReportCpus()
+    /// <summary>One line per online CPU from its note (or "missing"), into the log and, if <paramref name="console"/>, onto the console.</summary>
+    static void ReportCpus(bool console)
     {
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
         {
@@ -112,7 +117,7 @@ static unsafe class CrashNotes
             LogLine l = default;
             if (Read(cpu, out PrStatusRegs regs)) FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs, default);
             else FormatMissingLine(ref l, "crash: ", cpu);
-            Log.Emerg(ref l);
+            Log.Printk(KernLevel.Emerg, ref l, console);
         }
     }
 

@@ -1,7 +1,38 @@
-// The capture image's digest: SHA-256 over each segment's file-backed bytes, taken at load time and
-// checked again on the crash path before the jump, as kexec-tools' purgatory does
-// (purgatory/purgatory.c, verify_sha256_digest()). The crash path calls these same functions.
+// The digests of what the jump executes: SHA-256 over each capture image segment's file-backed bytes,
+// and over the hand-over code in its control page and the page tables it switches to, taken at
+// load time and checked again on the crash path before the jump, as kexec-tools' purgatory does
+// (purgatory/purgatory.c, verify_sha256_digest()). The ELF core header stays outside (Linux leaves
+// elfcorehdr out too: it changes at crash time); the capture kernel validates it instead. The crash
+// path calls these same functions.
 using System;
+
+/// <summary>One range of the region and its SHA-256, taken at load time (the hand-over code, the page tables).</summary>
+public unsafe struct KexecRangeDigest
+{
+    public PhysRange Range;
+    fixed byte _digest[Sha256.DigestSize];
+
+    /// <summary>Digests <paramref name="range"/> (inside the region at <paramref name="regionBase"/>); false if it is not inside.</summary>
+    public bool Take(ReadOnlySpan<byte> region, ulong regionBase, PhysRange range)
+    {
+        Range = range;
+        fixed (byte* d = _digest)
+            return KexecImage.Digest(region, regionBase, new ReadOnlySpan<PhysRange>(&range, 1), new Span<byte>(d, Sha256.DigestSize));
+    }
+
+    /// <summary>The range digested again into <paramref name="actual"/>, compared with the load-time digest.</summary>
+    public readonly bool Verify(ReadOnlySpan<byte> region, ulong regionBase, Span<byte> actual)
+    {
+        PhysRange range = Range;
+        fixed (byte* d = _digest)
+            return KexecImage.Verify(region, regionBase, new ReadOnlySpan<PhysRange>(&range, 1), new ReadOnlySpan<byte>(d, Sha256.DigestSize), actual);
+    }
+
+    public readonly void CopyDigest(Span<byte> dst)
+    {
+        for (int i = 0; i < Sha256.DigestSize && i < dst.Length; i++) dst[i] = _digest[i];
+    }
+}
 
 public unsafe partial struct KexecImage
 {
@@ -50,10 +81,12 @@ public unsafe partial struct KexecImage
         return Verify(region, Base, new ReadOnlySpan<PhysRange>(segments, n), new ReadOnlySpan<byte>(expected, Sha256.DigestSize), actual);
     }
 
-    /// <summary>Purgatory's complaint, both digests in one line.</summary>
-    public static void DescribeMismatch(ref LogLine l, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    /// <summary>Purgatory's complaint, both digests in one line: "kexec: hand-over code digest mismatch: expected X got Y".</summary>
+    public static void DescribeMismatch(ref LogLine l, string what, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
     {
-        l.Append("kexec: capture image digest mismatch: expected ");
+        l.Append("kexec: ");
+        l.Append(what);
+        l.Append(" digest mismatch: expected ");
         for (int i = 0; i < expected.Length && i < Sha256.DigestSize; i++) l.AppendHex(expected[i], 2);
         l.Append(" got ");
         for (int i = 0; i < actual.Length && i < Sha256.DigestSize; i++) l.AppendHex(actual[i], 2);

@@ -1,8 +1,18 @@
 // kexec_load for the capture image, at boot (kernel/kexec.c, kexec-tools): reserve crashkernel=,
 // load and relocate the module into the region, take its digest, and prepare what the crash path
-// needs (VMCOREINFO, the ELF core header, the hand-over page tables), so that the crash path
-// itself (CrashKexec.cs) only fills in and jumps.
+// needs (VMCOREINFO, the ELF core header, the hand-over code and page tables, their digests), so
+// that the crash path itself (CrashKexec.cs) only fills in, checks and jumps.
 using System;
+
+/// <summary>kexec_corrupt_test=: what a test corrupts after the digests are taken; same order as the table's words.</summary>
+enum KexecCorruptTarget
+{
+    None = -1,
+    Image,
+    HandOver,
+    PageTables,
+    ElfCoreHeader,
+}
 
 static unsafe partial class Kexec
 {
@@ -11,6 +21,7 @@ static unsafe partial class Kexec
     static bool s_imageArmed;
     static int s_reportedNoImage;
     static KexecImage s_image;
+    static KexecRangeDigest s_handOver, s_pageTables;
     static ulong s_coreHeader, s_cr3;
 
     public static bool ImageArmed => s_imageArmed;
@@ -66,22 +77,13 @@ static unsafe partial class Kexec
         ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength));
         VmcoreinfoNote.Build(new ReadOnlySpan<PhysRange>(ram, ramCount), captureArgs);
         if (!WriteCoreHeader(r.Start, r.Size, new ReadOnlySpan<PhysRange>(ram, ramCount))) return;
-        s_cr3 = MachineKexec.BuildIdentityMap(r.Start, r.Size);
-        if (s_cr3 == 0)
+        if (!MachineKexec.Prepare(r.Start, r.Size, out s_cr3, out PhysRange handOver, out PhysRange pageTables)
+            || !s_handOver.Take(region, r.Start, handOver) || !s_pageTables.Take(region, r.Start, pageTables))
         {
-            Log.Err("kexec: the crash region spans more than the hand-over map covers (3 GiB); kdump disabled");
+            Log.Emerg("kexec: the hand-over code does not fit its control page, or the crash region spans more than its map covers (3 GiB); kdump disabled");
             return;
         }
-
-        if (Params.Current.KexecCorruptTest)
-        {
-            // After the digest, inside the bytes it covers: the crash-time check must catch it.
-            PhysRange* ranges = stackalloc PhysRange[KexecImage.MaxSegments];
-            s_image.CopyDigestRanges(new Span<PhysRange>(ranges, KexecImage.MaxSegments));
-            PhysRange first = ranges[0];
-            ((byte*)first.Start)[first.Size / 2] ^= 0xFF;
-            Log.Warn("kexec: kexec_corrupt_test: flipped one byte of the loaded capture image");
-        }
+        CorruptForTest((KexecCorruptTarget)Params.Current.Choice(BootParam.KexecCorruptTest));
         s_imageArmed = true;
         LogLine armed = default;
         armed.Append("kdump: capture image armed (crashkernel ");
@@ -101,6 +103,39 @@ static unsafe partial class Kexec
         int level = Params.Current.DumpLevel;
         Log.Err($"dump_level={level} ignored: it is a capture kernel parameter; put it on the capture image's module line (-initrd \"capture.elf dump_level={level}\", or ./build.sh run --dump-level {level})");
     }
+
+
+    /// <summary>
+    /// kexec_corrupt_test=: damage, after the digests were taken, one of the things the crash path
+    /// relies on. The digested ones must be caught before the jump; the core header, which no
+    /// digest covers, by the capture kernel's own check.
+    /// </summary>
+    static void CorruptForTest(KexecCorruptTarget target)
+    {
+        switch (target)
+        {
+            case KexecCorruptTarget.Image:
+                PhysRange* ranges = stackalloc PhysRange[KexecImage.MaxSegments];
+                s_image.CopyDigestRanges(new Span<PhysRange>(ranges, KexecImage.MaxSegments));
+                FlipMiddleByte(ranges[0]);
+                Log.Warn("kexec: kexec_corrupt_test: flipped one byte of the loaded capture image");
+                break;
+            case KexecCorruptTarget.HandOver:
+                FlipMiddleByte(s_handOver.Range);
+                Log.Warn("kexec: kexec_corrupt_test=handover: flipped one byte of the hand-over code");
+                break;
+            case KexecCorruptTarget.PageTables:
+                FlipMiddleByte(s_pageTables.Range);
+                Log.Warn("kexec: kexec_corrupt_test=pagetable: flipped one byte of the page tables");
+                break;
+            case KexecCorruptTarget.ElfCoreHeader:
+                *(ushort*)(s_coreHeader + Elf.EPhnum) = 0;
+                Log.Warn("kexec: kexec_corrupt_test=elfcorehdr: zeroed the ELF core header's e_phnum");
+                break;
+        }
+    }
+
+    static void FlipMiddleByte(PhysRange r) => ((byte*)r.Start)[r.Size / 2] ^= 0xFF;
 
     static void AppendDigest(ref LogLine l)
     {
@@ -124,10 +159,12 @@ static unsafe partial class Kexec
 
     static bool WriteCoreHeader(ulong regionBase, ulong regionSize, ReadOnlySpan<PhysRange> ram)
     {
+        // Register notes in CPU order (as /proc/vmcore), the stop-status notes, then VMCOREINFO.
         int cpus = SmpBoot.PossibleCount;
-        PhysRange* notes = stackalloc PhysRange[PerCpuArea.MaxCpus + 1];
+        PhysRange* notes = stackalloc PhysRange[PerCpuArea.MaxCpus + 2];
         for (int cpu = 0; cpu < cpus; cpu++) notes[cpu] = new PhysRange((ulong)CrashNotes.Buffer(cpu), (ulong)CrashNotes.BufferSize);
-        notes[cpus] = new PhysRange((ulong)VmcoreinfoNote.NoteAddress, (ulong)VmcoreinfoNote.NoteSize);
+        notes[cpus] = new PhysRange((ulong)StopStatus.Buffer, StopStatus.BufferSize);
+        notes[cpus + 1] = new PhysRange((ulong)VmcoreinfoNote.NoteAddress, (ulong)VmcoreinfoNote.NoteSize);
         LoadSegment* loads = stackalloc LoadSegment[MaxRam * 2];
         int n = 0;
         ulong regionEnd = regionBase + regionSize;
@@ -140,10 +177,10 @@ static unsafe partial class Kexec
         }
         ulong at = MachineKexec.TailBase(regionBase, regionSize) + MachineKexec.CoreHeaderOffset;
         var dst = new Span<byte>((void*)at, (int)MachineKexec.CoreHeaderCapacity);
-        int size = ElfCoreHeader.Write(dst, new ReadOnlySpan<PhysRange>(notes, cpus + 1), new ReadOnlySpan<LoadSegment>(loads, n));
+        int size = ElfCoreHeader.Write(dst, new ReadOnlySpan<PhysRange>(notes, cpus + 2), new ReadOnlySpan<LoadSegment>(loads, n));
         if (size <= 0)
         {
-            Log.Emerg($"kexec: the ELF core header ({cpus + 1} notes, {n} loads) does not fit in 0x{MachineKexec.CoreHeaderCapacity:x} bytes; kdump disabled");
+            Log.Emerg($"kexec: the ELF core header ({cpus + 2} notes, {n} loads) does not fit in 0x{MachineKexec.CoreHeaderCapacity:x} bytes; kdump disabled");
             return false;
         }
         s_coreHeader = at;

@@ -1,35 +1,54 @@
-// The panic notifier chain and kmsg_dump, registered statically: a fixed table of notifiers with
-// priorities (higher runs first, as Linux's notifier chains order them) and of log dumpers.
-// Nothing is allocated; nothing here may take a lock a stopped CPU could hold.
-enum PanicNotifierId { None, LogSummary }
+// The panic notifier chain (kernel/panic.c panic_notifier_list, atomic_notifier_chain_register) and
+// kmsg_dump: notifiers are registered by their owners with a priority (higher runs first, as Linux's
+// chains order them) into a fixed table, so nothing is allocated, and panic() runs them in order.
+// Nothing here may take a lock a stopped CPU could hold. A notifier that faults re-enters panic(),
+// which then goes straight to crash_kexec (Panic.cs).
+using System;
+using System.Threading;
 
 static unsafe class PanicNotifiers
 {
-    /// <summary>The registered notifiers, highest priority first.</summary>
-    static PanicNotifierId At(int i) => i switch
-    {
-        0 => PanicNotifierId.LogSummary,
-        _ => PanicNotifierId.None,
-    };
+    const int MaxNotifiers = 8;
 
-    static int Priority(PanicNotifierId id) => id switch
+    struct Table
     {
-        PanicNotifierId.LogSummary => 0,
-        _ => 0,
-    };
+        public fixed ulong Calls[MaxNotifiers];      // delegate*<ReadOnlySpan<byte>, void>: gets the panic message
+        public fixed int Priorities[MaxNotifiers];
+        public int Count;
+    }
 
-    public static void Call(System.ReadOnlySpan<byte> message)
+    static Table s_table;
+
+    /// <summary>atomic_notifier_chain_register(): at boot, before any panic; equal priorities run in registration order.</summary>
+    public static void Register(delegate*<ReadOnlySpan<byte>, void> call, int priority)
     {
-        for (int i = 0; At(i) != PanicNotifierId.None; i++)
+        int n = s_table.Count;
+        Bug.On(n >= MaxNotifiers, "PanicNotifiers.Register: the chain holds at most 8 notifiers");
+        int at = n;
+        while (at > 0 && s_table.Priorities[at - 1] < priority)
         {
-            PanicNotifierId id = At(i);
-            switch (id)
-            {
-                case PanicNotifierId.LogSummary:
-                    Log.Emerg($"panic: notifier log_summary (priority {Priority(id)}): {Log.RecordCount} log records, kmsg area at 0x{(ulong)Log.Area:x}");
-                    break;
-            }
+            s_table.Calls[at] = s_table.Calls[at - 1];
+            s_table.Priorities[at] = s_table.Priorities[at - 1];
+            at--;
         }
+        s_table.Calls[at] = (ulong)call;
+        s_table.Priorities[at] = priority;
+        Volatile.Write(ref s_table.Count, n + 1);
+    }
+
+    /// <summary>The kernel's own notifier: how big the log is and where it lies, for whoever reads the console.</summary>
+    public static void RegisterLogSummary() => Register(&LogSummary, 0);
+
+    public static void Call(ReadOnlySpan<byte> message)
+    {
+        int count = Volatile.Read(ref s_table.Count);
+        for (int i = 0; i < count; i++)
+            ((delegate*<ReadOnlySpan<byte>, void>)(void*)s_table.Calls[i])(message);
+    }
+
+    static void LogSummary(ReadOnlySpan<byte> message)
+    {
+        Log.Emerg($"panic: notifier log_summary: {Log.RecordCount} log records, kmsg area at 0x{(ulong)Log.Area:x}");
     }
 }
 

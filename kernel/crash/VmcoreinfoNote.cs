@@ -2,9 +2,10 @@
 // the host tools need to read the dump — where the log ring, the symbol table, the panic message,
 // the page tables and the owned-ranges table are (each named range is kept whole by dump
 // filtering), the CPUs (lists in cpulist form, CpuList.cs), RAM, and ACPI's power-off values —
-// written at kexec load time, and completed at crash time by appending CRASHTIME=, PANIC_MESSAGE=,
-// CPU_MISSING=, NOT_ONLINE_APIC_IDS= and the timings. It lives in the first kernel's memory; a
-// PT_NOTE of the ELF core header points at it.
+// written at kexec load time, and completed at crash time with CRASHTIME=, CRASH_CPU=,
+// PANIC_MESSAGE= (the panic message or the oops headline), CRASH_LOG_SEQ= (where the crash's lines
+// begin in the log), CPU_MISSING=, NOT_ONLINE_APIC_IDS= and the crash timeline's TSC stamps. It
+// lives in the first kernel's memory; a PT_NOTE of the ELF core header points at it.
 using System;
 
 static unsafe class VmcoreinfoNote
@@ -14,8 +15,7 @@ static unsafe class VmcoreinfoNote
 
     const int ListCapacity = 2048;
 
-    // Length: the text so far; LoadLength: where the crash-time keys start (the end of Build's text).
-    struct Storage { public fixed byte Text[TextCapacity]; public fixed byte Note[NoteCapacity]; public int Length, LoadLength; }
+    struct Storage { public fixed byte Text[TextCapacity]; public fixed byte Note[NoteCapacity]; public int Length; }
     static Storage s_storage;
     // Scratch for a list value (255 CPUs' numbers, 64 RAM ranges): more than a LogLine holds.
     struct ListBuffer { public fixed byte Bytes[ListCapacity]; public fixed uint Values[AcpiInfo.MaxCpus]; }
@@ -38,12 +38,18 @@ static unsafe class VmcoreinfoNote
         b.AddText("BUILD-ID", id.AsSpan());
         b.AddUnsigned("PAGESIZE", 4096);
         b.AddSymbol("log_buf", (ulong)Log.Area);
-        b.AddSize("log_buf", Log.RingBytes);
+        b.AddSize("log_buf", Log.AreaBytes);
         ref KernelLayout k = ref KernelLayout.Get;
         b.AddSymbol("kallsyms", k.KallsymsStart);
         b.AddSize("kallsyms", k.KallsymsEnd - k.KallsymsStart);
         b.AddSymbol("_stext", k.TextStart);
         b.AddSymbol("_etext", k.TextEnd);
+        // The top page table (CR3): drgn's kernel mode refuses a VMCOREINFO without it. The kernel
+        // runs identity-mapped, so the virtual address is the physical one too.
+        b.AddSymbol("swapper_pg_dir", k.BootPml4);
+        // The unwind tables, so a reader without the kernel's ELF can still unwind every stack.
+        b.AddSymbol("eh_frame", k.EhFrameStart);
+        b.AddSize("eh_frame", k.EhFrameEnd - k.EhFrameStart);
         b.AddSymbol("panic_message", (ulong)Panic.MessageAddress);
         b.AddSize("panic_message", Panic.MessageCapacity);
         b.AddSymbol("crash_notes", (ulong)CrashNotes.Buffer(0));
@@ -60,7 +66,7 @@ static unsafe class VmcoreinfoNote
         Span<uint> ids = ListValues;
         int n = SmpBoot.PossibleCount;
         for (int cpu = 0; cpu < n; cpu++) ids[cpu] = PerCpuArea.Get(cpu)->ApicId;
-        AddList(ref b, "APIC_IDS", ids.Slice(0, n));
+        SetList(ref b, "APIC_IDS", ids.Slice(0, n));
         b.AddUnsigned("TSC_KHZ", Clock.TscKhz);
         b.AddDecimal("BOOT_EPOCH", Clock.BootEpochSeconds);
         ref readonly AcpiInfo acpi = ref Platform.Acpi;
@@ -72,53 +78,79 @@ static unsafe class VmcoreinfoNote
         b.AddText("MEMORY", RangesText(ram));
         b.AddText("CAPTURE_ARGS", captureArgs);
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
-        s_storage.Length = s_storage.LoadLength = b.Length;
-        // The crash path's own code, run once now and undone: under TCG the first run of code is its
-        // translation, which cost 1.2-1.7 ms of the panic-to-capture time when left to the crash.
+        int loadLength = s_storage.Length = b.Length;
+        // The crash path's own code, run once now and undone (its keys are all new, so they went at
+        // the end): under TCG the first run of code is its translation, which cost 1.2-1.7 ms of the
+        // panic-to-capture time when left to the crash.
         UpdateAtCrash(0, 0);
-        s_storage.Length = s_storage.LoadLength;
+        UpdateAtJump(0, 0);
+        s_storage.Length = loadLength;
         WriteNote();
     }
 
     /// <summary>
     /// At crash, after the shootdown: when, why, which CPUs did not answer and which were never
-    /// online, the page-table pool's use. Appended after the load-time text, as Linux appends
-    /// CRASHTIME= (crash_save_vmcoreinfo): no line is searched for or moved on the crash path.
-    /// Starting again from the load-time length keeps a second call from repeating a key.
+    /// online, the page-table pool's use. The TSC stamps (NMI_TSC when the panic came from an NMI,
+    /// PANIC_START_TSC, PANIC_TSC = crash_kexec, SHOOTDOWN_TSC) with the stop-status notes'
+    /// stop_tsc draw the inspector's timeline.
     /// </summary>
     /// <param name="shutdownUs">How long machine_crash_shutdown (the shootdown, its report) took, for the capture kernel's timing line.</param>
     public static void UpdateAtCrash(ulong panicTsc, ulong shutdownUs)
     {
-        var b = new VmcoreinfoBuilder(Text, s_storage.LoadLength);
-        b.AddDecimal("CRASHTIME", Clock.WallSeconds);
-        b.AddUnsigned("PANIC_TSC", panicTsc);
-        b.AddUnsigned("SHUTDOWN_US", shutdownUs);
-        b.AddDecimal("PANIC_CPU", PerCpuArea.ThisCpu);
-        b.AddText("PANIC_MESSAGE", Panic.Message);
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetDecimal("CRASHTIME", Clock.WallSeconds);
+        PerCpu* me = PerCpuArea.This;
+        if (me != null && me->InNmi != 0) b.SetUnsigned("NMI_TSC", me->NmiTsc);
+        if (Panic.StartTsc != 0) b.SetUnsigned("PANIC_START_TSC", Panic.StartTsc);
+        b.SetUnsigned("PANIC_TSC", panicTsc);
+        b.SetUnsigned("SHUTDOWN_US", shutdownUs);
+        if (StopStatus.ShootdownTsc != 0) b.SetUnsigned("SHOOTDOWN_TSC", StopStatus.ShootdownTsc);
+        b.SetDecimal("CRASH_CPU", PerCpuArea.ThisCpu);
+        b.SetText("PANIC_MESSAGE", Panic.Message);
+        if (Panic.CrashLogSeq != Kmsg.NoSeq) b.SetUnsigned("CRASH_LOG_SEQ", Panic.CrashLogSeq);
         Span<uint> cpus = ListValues;
         int n = 0;
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
             if (SmpBoot.IsOnline(cpu) && CrashNotes.SavedAt(cpu) == 0) cpus[n++] = (uint)cpu;
-        AddList(ref b, "CPU_MISSING", cpus.Slice(0, n));
+        SetList(ref b, "CPU_MISSING", cpus.Slice(0, n));
         // Who is offline now: a CPU that failed to start may have come online since the load.
-        AddList(ref b, "NOT_ONLINE_APIC_IDS", cpus.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, cpus)));
-        b.AddSize("page_table_pool", Paging.PoolBytesUsed);
+        SetList(ref b, "NOT_ONLINE_APIC_IDS", cpus.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, cpus)));
+        b.SetSize("page_table_pool", Paging.PoolBytesUsed);
         s_storage.Length = b.Length;
         WriteNote();
     }
 
-    /// <summary>After the digest check, just before the jump: how long it took (appended last).</summary>
-    public static void SetDigestTime(ulong us)
+    /// <summary>Just before the jump: how long the digest check took, and when the jump happens.</summary>
+    public static void UpdateAtJump(ulong digestUs, ulong jumpTsc)
     {
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
-        b.AddUnsigned("KEXEC_DIGEST_US", us);
+        b.SetUnsigned("KEXEC_DIGEST_US", digestUs);
+        b.SetUnsigned("KEXEC_JUMP_TSC", jumpTsc);
         s_storage.Length = b.Length;
         WriteNote();
     }
 
-    /// <summary>KEY=cpulist; an empty list writes no line (a reader takes no line for "none").</summary>
-    static void AddList(ref VmcoreinfoBuilder b, string key, ReadOnlySpan<uint> values)
+    /// <summary>A key a platform crash handler records before the shootdown (CRASH_CHANNEL=); UpdateAtCrash keeps it.</summary>
+    public static void SetAtCrash(string key, string value)
     {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetText(key, value);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
+    public static void SetAtCrash(string key, long value)
+    {
+        var b = new VmcoreinfoBuilder(Text, s_storage.Length);
+        b.SetDecimal(key, value);
+        s_storage.Length = b.Length;
+        WriteNote();
+    }
+
+    /// <summary>KEY=cpulist in place of an earlier one; an empty list writes no line (a reader takes no line for "none").</summary>
+    static void SetList(ref VmcoreinfoBuilder b, string key, ReadOnlySpan<uint> values)
+    {
+        b.Remove(key);
         if (values.IsEmpty) return;
         int n = CpuList.Write(ListText, values);
         if (n < 0) Log.Warn($"kexec: the {key} list does not fit {ListCapacity} bytes; VMCOREINFO leaves it out");

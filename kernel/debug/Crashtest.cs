@@ -2,12 +2,14 @@
 // (crashtest_cpu=, default 0) fail in a known way crashtest_delay_ms= after every CPU is online.
 // The multi-CPU scenarios replay the races Linux's panic/NMI fixes were made for: a victim that
 // cannot take interrupts (or is stuck in NMI context) while another CPU panics, an oops racing a
-// panic, two panics at once, and an NMI landing inside crash_kexec on the panicking CPU.
+// panic, two panics at once, and an NMI landing inside crash_kexec on the panicking CPU; the holes
+// the crash path had to close are in CrashtestHoles.cs. Every scenario is self-contained: it turns
+// on what it needs and hooks the kernel by registration only.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-static unsafe class Crashtest
+static unsafe partial class Crashtest
 {
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "crashtest_ud2")] static extern void Ud2();
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "crashtest_null_write")] static extern void NullWrite();
@@ -70,6 +72,8 @@ static unsafe class Crashtest
             Nmi.Register(NmiType.Local, &NestedNmiHandler);
             CrashPoints.Register(CrashPoint.CrashKexec, &InsideCrashKexec);
         }
+        if (test == CrashTestType.UnknownNmiBroadcast) UnknownNmiBroadcast.Hook(victim);
+        RegisterHoleHooks(test);
 
         LogLine l = default;
         l.Append("crashtest: performing ");
@@ -80,6 +84,12 @@ static unsafe class Crashtest
         Log.Info(ref l);
 
         // Start the other CPUs' parts first: the boot CPU's own part may never return.
+        if (test == CrashTestType.PrintkStorm)
+        {
+            Ipi.SendFixedAllButSelf(Vectors.TestTriggerIpi);
+            RunOnThisCpu();
+            return;
+        }
         if (victim != 0) Ipi.SendFixed(victim, Vectors.TestTriggerIpi);
         if (panicker > 0) Ipi.SendFixed(panicker, Vectors.TestTriggerIpi);
         if (victim == 0 || panicker == 0) RunOnThisCpu();
@@ -92,7 +102,8 @@ static unsafe class Crashtest
     static void RunOnThisCpu()
     {
         int me = PerCpuArea.ThisCpu;
-        if (me == s_panicker) PanickerPart();
+        if (s_test == CrashTestType.PrintkStorm) StormPart(me == s_victim);
+        else if (me == s_panicker) PanickerPart();
         else if (me == s_victim) VictimPart();
     }
 
@@ -128,10 +139,7 @@ static unsafe class Crashtest
                 NullWrite();
                 break;
             case CrashTestType.DoubleFault:
-                // With the #GP gate absent, the #GP raises #NP while it is delivered: a contributory
-                // fault during a contributory fault is a double fault (SDM Vol. 3A table 6-5).
-                Idt.SetPresent(Vectors.GeneralProtection, false);
-                GeneralProtection();
+                DoubleFault();
                 break;
             case CrashTestType.StackOverflow:
                 Recurse(0);
@@ -153,6 +161,12 @@ static unsafe class Crashtest
             case CrashTestType.NestedNmiPanic:
                 Panic.KernelPanic("crashtest: NESTED_NMI_PANIC");
                 break;
+            case CrashTestType.UnknownNmiBroadcast:
+                UnknownNmiBroadcast.TakeUnknownNmi();
+                break;
+            default:
+                HoleVictimPart();
+                break;
         }
         LogLine f = default;
         f.Append("crashtest: ");
@@ -160,6 +174,16 @@ static unsafe class Crashtest
         f.Append(" did not crash the kernel");
         Log.Err(ref f);
         Power.ExitFailure();
+    }
+
+    /// <summary>
+    /// With the #GP gate absent, the #GP raises #NP while it is delivered: a contributory fault
+    /// during a contributory fault is a double fault (SDM Vol. 3A table 6-5).
+    /// </summary>
+    static void DoubleFault()
+    {
+        Idt.SetPresent(Vectors.GeneralProtection, false);
+        GeneralProtection();
     }
 
     /// <summary>Spins in this very function (no call out), so the saved RIP names it.</summary>

@@ -17,6 +17,13 @@ public enum CrashTestType
     OopsPanicRace,
     DoublePanic,
     NestedNmiPanic,
+    UnknownNmiBroadcast,
+    ReasonLockPanic,
+    RunawayWriter,
+    PrintkStorm,
+    NmiOopsRace,
+    NotifierOops,
+    PanicDoubleFault,
 }
 
 public static class CrashtestScenario
@@ -24,7 +31,8 @@ public static class CrashtestScenario
     /// <summary>The scenarios with a second CPU that panics while the target is busy failing.</summary>
     public static bool NeedsSecondCpu(CrashTestType t) =>
         t == CrashTestType.PanicStopIrqoff || t == CrashTestType.Hardlockup || t == CrashTestType.NmiHang ||
-        t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic;
+        t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic || t == CrashTestType.ReasonLockPanic ||
+        t == CrashTestType.RunawayWriter || t == CrashTestType.NmiOopsRace;
 
     /// <summary>The scenarios whose two CPUs start at the same TSC deadline (the others: the panicking CPU lags).</summary>
     public static bool Simultaneous(CrashTestType t) => t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic;

@@ -35,8 +35,8 @@ public static unsafe class DumpFilter
     const ulong Page = Elf.PageSize;
 
     /// <summary>The dump-filter note the capture kernel adds to the vmcore's PT_NOTE: owner and type.</summary>
-    public const string NoteName = "NMIDUMP";
-    public const uint NoteType = 0x4C564C44;   // "DLVL"
+    public const string NoteName = NmidumpNote.Owner;
+    public const uint NoteType = NmidumpNote.DumpFilterType;
 
     /// <summary>
     /// Plans the vmcore's PT_LOADs for <paramref name="level"/> from the core header's RAM

@@ -24,19 +24,24 @@ static unsafe class Kmain
         Serial.Init();
         Log.Init();
         OwnedMemory.Init();
+        PanicNotifiers.RegisterLogSummary();
         if (!parsed)
             Log.Emerg($"multiboot: bad magic 0x{magic:x8} or unreadable information block at 0x{infoAddress:x8}; continuing without it");
 
         Params.Parse(args);
         CpuSetup.BootCpu();
+        EarlyNmi.Report("during early boot");
         CalibrateClock();
         Banner(args);
         Params.Report();
         ShowMemoryMap();
         MapHighRam();
         Nmi.Init();
+        HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
+        EarlyNmi.Report("during SMP bring-up (on an AP)");
+        CrashChannel.Init();
         CrashNotes.WarmUp(0);
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 

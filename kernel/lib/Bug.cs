@@ -1,5 +1,5 @@
 // BUG_ON / VERIFY: an invariant the code relies on, checked loudly. In the kernel a broken one traps
-// (kernel_bug in boot/cpu.asm is a ud2), so the oops names the invariant and the caller and the
+// (kernel_bug in boot/cpu.s is a ud2), so the oops names the invariant and the caller and the
 // machine goes the panic/kdump way with its registers; on the host (tests) it throws. Linux:
 // include/asm-generic/bug.h; SerenityOS's VERIFY. Use it where a value would otherwise be dropped
 // or clamped in silence.

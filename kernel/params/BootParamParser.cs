@@ -52,7 +52,13 @@ public static partial class BootParams
                 if (!hasValue || !Kstrtox.ParseInteger(value, out v) || v < spec.Min || v > spec.Max) return false;
                 break;
             case BootParamType.Enum:
-                if (!hasValue || !FindWord(spec.Words, value, out int index)) return false;
+                if (!hasValue)
+                {
+                    if (spec.BareWord < 0) return false;
+                    v = spec.BareWord;
+                    break;
+                }
+                if (!FindWord(spec.Words, value, out int index)) return false;
                 v = index;
                 break;
             case BootParamType.String:

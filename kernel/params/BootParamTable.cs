@@ -11,8 +11,10 @@ public enum BootParam
     UnknownNmiPanic,
     PanicOnUnrecoveredNmi,
     PanicOnIoNmi,
+    UnknownNmiOneCpu,
     PanicOnOops,
     CrashKexecPostNotifiers,
+    CrashChannel,
     Panic,
     Crashkernel,
     NrCpus,
@@ -27,6 +29,7 @@ public enum BootParam
     NmiReason,
     DumpChannels,
     DumpLevel,
+    CaptureNmiTest,
     KexecCorruptTest,
     Loglevel,
     Count,
@@ -62,13 +65,15 @@ public readonly ref struct BootParamSpec
     public readonly ReadOnlySpan<byte> Words;
     /// <summary>Longest value of a String.</summary>
     public readonly int MaxLength;
+    /// <summary>For an Enum that may be named alone: the word it then means; -1 when a value is required.</summary>
+    public readonly int BareWord;
     /// <summary>How an unset value is shown ("never", "none").</summary>
     public readonly ReadOnlySpan<byte> UnsetText;
     public readonly ReadOnlySpan<byte> Help;
 
     public BootParamSpec(ReadOnlySpan<byte> name, BootParamType type, long defaultValue, bool defaultUnset,
                          long min, long max, ReadOnlySpan<byte> words, int maxLength,
-                         ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help)
+                         ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help, int bareWord = -1)
     {
         Name = name;
         Type = type;
@@ -80,6 +85,7 @@ public readonly ref struct BootParamSpec
         MaxLength = maxLength;
         UnsetText = unsetText;
         Help = help;
+        BareWord = bareWord;
     }
 }
 
@@ -102,10 +108,14 @@ public static partial class BootParams
             "Panic on an NMI reporting a memory parity error (SERR)"u8),
         BootParam.PanicOnIoNmi => Flag("panic_on_io_nmi"u8,
             "Panic on an NMI reporting an I/O channel check (IOCHK)"u8),
+        BootParam.UnknownNmiOneCpu => Flag("unknown_nmi_one_cpu"u8,
+            "With unknown_nmi_panic, only the first CPU's unknown NMI panics; the others return (Hyper-V's hv_nmi_unknown)"u8),
         BootParam.PanicOnOops => Flag("panic_on_oops"u8,
             "Turn every oops into a panic"u8),
         BootParam.CrashKexecPostNotifiers => Flag("crash_kexec_post_notifiers"u8,
             "Run the panic notifiers and dump the log before jumping to the capture kernel"u8),
+        BootParam.CrashChannel => IntegerUnset("crash_channel"u8, 0, IntMax, "none"u8,
+            "CPU owning a modelled VMBus channel whose unload handshake the crash shutdown completes"u8),
         BootParam.Panic => Integer("panic"u8, 0, IntMin, IntMax,
             "Seconds to wait after a panic before rebooting: 0 waits forever, negative reboots at once"u8),
         BootParam.Crashkernel => Text("crashkernel"u8, KernelParams.StringCapacity, "none"u8,
@@ -113,7 +123,7 @@ public static partial class BootParams
         BootParam.NrCpus => Integer("nr_cpus"u8, 0, 1, 4096,
             "Most CPUs to bring up, the boot CPU included; 0 (the default) means all"u8),
         BootParam.Crashtest => ChoiceUnset("crashtest"u8,
-            "PANIC BUG EXCEPTION DOUBLE_FAULT STACK_OVERFLOW PANIC_STOP_IRQOFF HARDLOCKUP NMI_HANG OOPS_PANIC_RACE DOUBLE_PANIC NESTED_NMI_PANIC"u8,
+            "PANIC BUG EXCEPTION DOUBLE_FAULT STACK_OVERFLOW PANIC_STOP_IRQOFF HARDLOCKUP NMI_HANG OOPS_PANIC_RACE DOUBLE_PANIC NESTED_NMI_PANIC UNKNOWN_NMI_BROADCAST REASON_LOCK_PANIC RUNAWAY_WRITER PRINTK_STORM NMI_OOPS_RACE NOTIFIER_OOPS PANIC_DOUBLE_FAULT"u8,
             "none"u8, "Crash scenario to run after boot, for the QEMU tests"u8),
         BootParam.CrashtestCpu => Integer("crashtest_cpu"u8, 0, 0, IntMax,
             "CPU that runs the crash scenario"u8),
@@ -133,8 +143,10 @@ public static partial class BootParams
             "Capture kernel: where the vmcore goes (ivshmem window, debugcon port 0xe9, both, or none: report only)"u8),
         BootParam.DumpLevel => Integer("dump_level"u8, 31, 0, 31,
             "Capture kernel: makedumpfile's -d mask; 1: zero pages as holes, 16: free pages out, 0: full dump"u8),
-        BootParam.KexecCorruptTest => Flag("kexec_corrupt_test"u8,
-            "Flip one byte of the loaded capture image after its digest was taken (tests the check)"u8),
+        BootParam.CaptureNmiTest => Flag("capture_nmi_test"u8,
+            "Capture kernel (on its module line): unmask LINT1 and wait, mid-export, for two injected NMIs"u8),
+        BootParam.KexecCorruptTest => ChoiceBare("kexec_corrupt_test"u8, "image handover pagetable elfcorehdr"u8, 0, "none"u8,
+            "After the digests: flip a byte of the image (the bare form), hand-over code or page tables, or zero e_phnum"u8),
         BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,
             "Make the next NMI reason read report SERR or IOCHK, once, on the first CPU to read it (tests)"u8),
         BootParam.Loglevel => Integer("loglevel"u8, 7, 0, 8,
@@ -162,6 +174,10 @@ public static partial class BootParams
     private static BootParamSpec ChoiceUnset(ReadOnlySpan<byte> name, ReadOnlySpan<byte> words, ReadOnlySpan<byte> unsetText,
                                              ReadOnlySpan<byte> help)
         => Row(name, BootParamType.Enum, 0, true, 0, 0, words, 0, unsetText, help);
+
+    private static BootParamSpec ChoiceBare(ReadOnlySpan<byte> name, ReadOnlySpan<byte> words, int bareWord, ReadOnlySpan<byte> unsetText,
+                                            ReadOnlySpan<byte> help)
+        => new BootParamSpec(name, BootParamType.Enum, 0, true, 0, 0, words, 0, unsetText, help, bareWord);
 
     private static BootParamSpec Text(ReadOnlySpan<byte> name, int maxLength, ReadOnlySpan<byte> unsetText, ReadOnlySpan<byte> help)
         => Row(name, BootParamType.String, 0, true, 0, 0, default, maxLength, unsetText, help);

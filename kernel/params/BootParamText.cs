@@ -31,9 +31,21 @@ public static partial class BootParams
             }
         }
         line.Append(": expected ");
-        AppendExpected(ref line, p);
+        // A long word list (crashtest=) beside a long value would push the value kept off the
+        // line; then the list is named instead of spelled out.
+        LogLine expected = new LogLine(0, 0), kept = new LogLine(0, 0);
+        AppendExpected(ref expected, p);
+        AppendCurrent(ref kept, in values, p);
+        if (!expected.Truncated && line.Length + expected.Length + "; using ".Length + kept.Length <= LogLine.Capacity)
+            line.Append(expected.AsSpan());
+        else
+        {
+            line.Append("one of its ");
+            line.AppendDecimal(WordCount(Spec(p).Words));
+            line.Append(" words (./build.sh params lists them)");
+        }
         line.Append("; using ");
-        AppendCurrent(ref line, in values, p);
+        line.Append(kept.AsSpan());
         return line;
     }
 
@@ -161,18 +173,39 @@ public static partial class BootParams
                 line.AppendChar('>');
                 break;
             case BootParamType.Enum:
-                int count = WordCount(spec.Words);
-                line.AppendChar('=');
-                for (int i = 0; i < count; i++)
-                {
-                    if (i > 0) line.AppendChar('|');
-                    line.Append(Word(spec.Words, i));
-                }
+                line.Append(spec.BareWord >= 0 ? "[=" : "=");
+                if (spec.Words.Length > MaxWordsInSyntax) line.Append("<name>");     // crashtest=: the names get a line of their own
+                else AppendWords(ref line, spec.Words, "|");
+                if (spec.BareWord >= 0) line.AppendChar(']');
                 break;
             case BootParamType.String:
                 line.Append("=<string>");
                 break;
         }
+    }
+
+    /// <summary>A word list longer than this is not spelled out in the syntax ("crashtest=<name>"); <see cref="FormatNames"/> lists it.</summary>
+    public const int MaxWordsInSyntax = 120;
+
+    static void AppendWords(ref LogLine line, ReadOnlySpan<byte> words, string separator)
+    {
+        int count = WordCount(words);
+        for (int i = 0; i < count; i++)
+        {
+            if (i > 0) line.Append(separator);
+            line.Append(Word(words, i));
+        }
+    }
+
+    /// <summary>For an Enum whose names the syntax leaves out: "names: PANIC BUG ...", else empty.</summary>
+    public static LogLine FormatNames(BootParam p)
+    {
+        LogLine line = new LogLine(0, 0);
+        BootParamSpec spec = Spec(p);
+        if (spec.Type != BootParamType.Enum || spec.Words.Length <= MaxWordsInSyntax) return line;
+        line.Append("names: ");
+        AppendWords(ref line, spec.Words, " ");
+        return line;
     }
 
     /// <summary>"{syntax}  (default {default})": the first line of a listing entry; Spec(p).Help is the second.</summary>

@@ -73,8 +73,11 @@ public unsafe struct KernelParams
     public readonly bool UnknownNmiPanic => Value(BootParam.UnknownNmiPanic) != 0;
     public readonly bool PanicOnUnrecoveredNmi => Value(BootParam.PanicOnUnrecoveredNmi) != 0;
     public readonly bool PanicOnIoNmi => Value(BootParam.PanicOnIoNmi) != 0;
+    public readonly bool UnknownNmiOneCpu => Value(BootParam.UnknownNmiOneCpu) != 0;
     public readonly bool PanicOnOops => Value(BootParam.PanicOnOops) != 0;
     public readonly bool CrashKexecPostNotifiers => Value(BootParam.CrashKexecPostNotifiers) != 0;
+    /// <summary>The CPU that owns the crash channel, or -1 for no channel.</summary>
+    public readonly int CrashChannel => IsSet(BootParam.CrashChannel) ? (int)Value(BootParam.CrashChannel) : -1;
     /// <summary>Seconds before rebooting after a panic: 0 waits forever, negative reboots at once.</summary>
     public readonly int Panic => (int)Value(BootParam.Panic);
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
@@ -88,9 +91,9 @@ public unsafe struct KernelParams
     public readonly bool PoweroffAtEntry => Value(BootParam.PoweroffAtEntry) != 0;
     /// <summary>Microseconds between INIT and the SIPIs; 0 when not given (modern CPUs need none).</summary>
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
-    public readonly bool KexecCorruptTest => Value(BootParam.KexecCorruptTest) != 0;
     /// <summary>makedumpfile's dump_level mask (capture kernel): DumpFilter.ZeroPages | DumpFilter.FreePages by default.</summary>
     public readonly int DumpLevel => (int)Value(BootParam.DumpLevel);
+    public readonly bool CaptureNmiTest => Value(BootParam.CaptureNmiTest) != 0;
     /// <summary>Console log level: records with a level below it reach the console (Linux's console_loglevel).</summary>
     public readonly int Loglevel => (int)Value(BootParam.Loglevel);
 }

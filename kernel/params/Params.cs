@@ -30,6 +30,21 @@ static class Params
         }
     }
 
+    /// <summary>
+    /// A test trigger (kernel/debug) turning on what its scenario needs, so the scenario is
+    /// self-contained; it says so on the console. Boot time only, before the scenario starts.
+    /// </summary>
+    public static void OverrideForTest(BootParam p, long value)
+    {
+        s_values.Set(p, value);
+        LogLine l = default;
+        l.Append("crashtest: sets ");
+        l.Append(BootParams.Spec(p).Name);
+        l.AppendChar('=');
+        AppendValue(ref l, p);
+        Log.Info(ref l);
+    }
+
     /// <summary>Appends a parameter's value in effect as the user would type it (enum word, number, text).</summary>
     public static void AppendValue(ref LogLine line, BootParam p) => BootParams.AppendCurrent(ref line, in s_values, p);
 }

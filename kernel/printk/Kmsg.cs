@@ -1,37 +1,53 @@
-// Kmsg: the kernel log ring. Every line keeps a sequence number and a nanosecond timestamp, the oldest
-// go when it is full, and the reader trusts nothing (the capture kernel and the host inspector read
-// it from a dump). Mirrors Linux's printk log_buf, its zero-length wrap record and dmesg's prefix.
+// Kmsg: the kernel log ring, safe for any number of writers in any context (an NMI that lands inside
+// another printk on the same CPU included) with no lock at all: space and sequence numbers are
+// claimed together by one compare-exchange, so a writer stopped for good (the crash NMI) leaves one
+// unfinished record behind and blocks no one. The ideas are Linux's lockless printk_ringbuffer
+// (kernel/printk/printk_ringbuffer.c: reserve/commit with cmpxchg, records that name themselves,
+// readers that check every sequence number); the layout is this kernel's own, one ring, no
+// descriptor array. The reader (KmsgReader.cs) trusts nothing: it reads rings out of dumps.
 using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-// Memory layout of the ring area (all little-endian, x86-64 being the only writer):
+// Memory layout of the ring area (little-endian, x86-64 being the only writer):
 //
 //   offset  size  KmsgHeader
 //        0     4  Magic         'KMSG' = 0x47534D4B
-//        4     4  Version       2 (1 had no levels: a 4-byte TextLength)
+//        4     4  Version       3 (2 had one writer at a time and a lock; 1 had no levels)
 //        8     4  DataOffset    where the record area starts, from the header (64)
-//       12     4  Capacity      size of the record area in bytes, a multiple of 8
-//       16     8  Head          logical position of the oldest record
-//       24     8  Tail          logical position the next record is written at
-//       32     8  NextSeq       sequence number the next record gets (the first is 0)
-//       40     8  Dropped       records dropped to make room
+//       12     4  Capacity      size of the record area: a power of two, 128 .. 2^27 bytes
+//       16     8  Head          where the next record goes: Seq << 24 | Unit (below)
+//       24     8  Tail          the oldest record still kept, same form
+//       32     8  Dropped       records pushed out to make room for newer ones
+//       40     8  Lost          records never stored: the oldest record was still being written
 //       48     4  MaxText       1024, the longest text a record holds
-//       52     4  RecordHeader  24, the size of a record header
+//       52     4  RecordHeader  32, the size of a record header
 //       56     8  Reserved      0
 //
-// Logical positions only grow; a position's byte offset in the record area is position % Capacity.
-// Always: Head and Tail are multiples of 8, Head <= Tail, Tail - Head <= Capacity.
+// A position is counted in 16-byte units from the ring's start, modulo 2^24 (Unit); its byte
+// offset in the record area is Unit * 16 % Capacity. Head and Tail pack a sequence number (40 bits)
+// with a Unit: one compare-exchange of Head claims the space and the number together, so records lie
+// in the area in sequence order. Always: Tail's Unit is at most Capacity bytes behind Head's.
 //
-// A record starts at a multiple of 8 and never wraps around the end of the area:
-//        0     4  Length        whole record with this header and padding, a multiple of 8;
-//                               0 marks a wrap: the rest of the area is unused, go on at offset 0
-//        4     2  TextLength    at most 1024; Length == align8(24 + TextLength)
-//        6     1  Level         Linux's KERN_EMERG (0) .. KERN_DEBUG (7): kept, never printed
-//        7     1  Reserved      0
-//        8     8  Seq           one more than the previous record's
+// A record starts at a multiple of 16 and never wraps around the end of the area:
+//        0     8  Id            Seq << 24 | Unit of this very record: a header that does not name
+//                               its own position and number is stale (an older lap) or unwritten
+//        8     4  Length        whole record, header, text and padding, a multiple of 16
+//       12     4  State         1 reserved (text being written), 2 committed, 3 filler
 //       16     8  TimestampNs   nanoseconds since boot
-//       24        text (ASCII, no terminator), zero padding up to Length
+//       24     2  TextLength    at most 1024; Length == align16(32 + TextLength)
+//       26     1  Level         Linux's KERN_EMERG (0) .. KERN_DEBUG (7): kept, never printed
+//       27     1  Reserved      0
+//       28     2  Cpu           the CPU that wrote it (Linux's caller_id)
+//       30     2  Reserved      0
+//       32        text (ASCII, no terminator), zero padding up to Length
+// A filler (16 bytes: Id, Length, State) fills the end of the area when the next record does not
+// fit there; its Id carries the sequence number of the record that follows it at offset 0.
+//
+// Writing one record: claim [Head, Head + size) by compare-exchange, pushing Tail past the oldest
+// records first if the ring is full (a committed record is dropped, a reserved one stops the push:
+// its writer still owns those bytes, so the new record is counted lost instead); then Length, State
+// = reserved and the meta data, then the Id (release); then the text and State = committed (release).
 
 /// <summary>The ring's header, exactly as it lies in memory at the start of the ring area.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 64)]
@@ -43,11 +59,16 @@ public struct KmsgHeader
     [FieldOffset(12)] public uint Capacity;
     [FieldOffset(16)] public ulong Head;
     [FieldOffset(24)] public ulong Tail;
-    [FieldOffset(32)] public ulong NextSeq;
-    [FieldOffset(40)] public ulong Dropped;
+    [FieldOffset(32)] public ulong Dropped;
+    [FieldOffset(40)] public ulong Lost;
     [FieldOffset(48)] public uint MaxText;
     [FieldOffset(52)] public uint RecordHeader;
     [FieldOffset(56)] public ulong Reserved;
+
+    /// <summary>The sequence number the next record gets.</summary>
+    public readonly ulong NextSeq => Kmsg.SeqOf(Head);
+    /// <summary>The sequence number of the oldest record kept (or NextSeq when there is none).</summary>
+    public readonly ulong FirstSeq => Kmsg.SeqOf(Tail);
 }
 
 /// <summary>Linux's log levels (include/linux/kern_levels.h): the lower, the more urgent.</summary>
@@ -69,44 +90,89 @@ public readonly ref struct KmsgRecord
     public readonly ulong Seq;
     public readonly ulong TimestampNs;
     public readonly KernLevel Level;
+    public readonly int Cpu;
     public readonly ReadOnlySpan<byte> Text;
 
-    public KmsgRecord(ulong seq, ulong timestampNs, KernLevel level, ReadOnlySpan<byte> text)
+    public KmsgRecord(ulong seq, ulong timestampNs, KernLevel level, int cpu, ReadOnlySpan<byte> text)
     {
         Seq = seq;
         TimestampNs = timestampNs;
         Level = level;
+        Cpu = cpu;
         Text = text;
     }
 }
 
-/// <summary>The log ring: the writer (Init, Append) for the kernel, the reader for everyone.</summary>
-public static unsafe class Kmsg
+/// <summary>A record claimed by <see cref="Kmsg.Reserve"/> and not yet committed: where it is and its number.</summary>
+public readonly struct KmsgReservation
+{
+    public readonly int Offset;        // of the record header, from the start of the record area
+    public readonly int TextLength;
+    public readonly ulong Seq;
+
+    public KmsgReservation(int offset, int textLength, ulong seq)
+    {
+        Offset = offset;
+        TextLength = textLength;
+        Seq = seq;
+    }
+}
+
+/// <summary>Why <see cref="Kmsg.Reserve"/> claimed nothing.</summary>
+public enum KmsgReserveStatus
+{
+    Reserved,
+    /// <summary>The area holds no initialised ring.</summary>
+    NoRing,
+    /// <summary>The ring is full up to a record its writer has not finished: nothing may be pushed out.</summary>
+    Busy,
+}
+
+/// <summary>The log ring: the writer (Init, Reserve, Commit, Append) for the kernel; the reader is in KmsgReader.cs.</summary>
+public static unsafe partial class Kmsg
 {
     public const uint Magic = 0x47534D4B;        // "KMSG" in memory order
-    public const uint Version = 2;
+    public const uint Version = 3;
     public const int HeaderSize = 64;
-    public const int RecordHeaderSize = 24;
+    public const int RecordHeaderSize = 32;
+    public const int FillerSize = 16;
+    /// <summary>Records start at, and are sized in, multiples of this (a filler always fits the rest of the area).</summary>
+    public const int Granule = 16;
     /// <summary>Longest text a record keeps; longer text is cut (Linux's PRINTKRB_RECORD_MAX is 1024 too).</summary>
     public const int MaxTextLength = 1024;
-    /// <summary>Smallest record area Init accepts: room for one record with 8 bytes of text.</summary>
-    public const int MinCapacity = 32;
-    /// <summary>Returned by Append when the area holds no initialised ring.</summary>
+    /// <summary>Smallest record area Init accepts.</summary>
+    public const int MinCapacity = 128;
+    /// <summary>Largest record area: half the 2^24-unit position space, so distances are never ambiguous.</summary>
+    public const int MaxCapacity = 1 << 27;
+    /// <summary>Returned by Append when nothing was stored.</summary>
     public const ulong NoSeq = 0xFFFFFFFFFFFFFFFFUL;
 
-    internal static uint RecordSize(int textLength) => (uint)(RecordHeaderSize + textLength + 7) & ~7u;
+    public const uint StateReserved = 1, StateCommitted = 2, StateFiller = 3;
+
+    const int UnitBits = 24;
+    const uint UnitMask = (1u << UnitBits) - 1;
+
+    public static ulong SeqOf(ulong word) => word >> UnitBits;
+    public static uint UnitOf(ulong word) => (uint)word & UnitMask;
+    public static ulong Pack(ulong seq, uint unit) => seq << UnitBits | (unit & UnitMask);
+    /// <summary>Bytes from <paramref name="from"/>'s position to <paramref name="to"/>'s.</summary>
+    public static uint Distance(ulong from, ulong to) => ((UnitOf(to) - UnitOf(from)) & UnitMask) * Granule;
+    internal static uint OffsetOf(ulong word, uint capacity) => UnitOf(word) * Granule & (capacity - 1);
+    internal static uint RecordSize(int textLength) => (uint)(RecordHeaderSize + textLength + Granule - 1) & ~(uint)(Granule - 1);
 
     // ---- Writer -------------------------------------------------------------------------------
 
     /// <summary>
-    /// Makes <paramref name="area"/> an empty ring: header first, records after it. The area must be
-    /// 8-byte aligned so that Head and Tail are each stored by one instruction, and a dump taken
-    /// while a CPU was stopped mid-Append never holds a torn position. Head and Tail are written
-    /// with Volatile.Write so the compiler cannot move them across the record stores they order.
+    /// Makes <paramref name="area"/> an empty ring: the largest power-of-two record area that fits
+    /// behind the header. The area must be 8-byte aligned, so that every Id, Head and Tail is one
+    /// atomic 8-byte access. The record area is filled with 0xFF: no stale byte can then pass for
+    /// the header of the record a writer is about to claim.
     /// </summary>
     public static bool Init(Span<byte> area)
     {
         if (area.Length < HeaderSize + MinCapacity) return false;
+        uint capacity = MaxCapacity;
+        while (capacity > (uint)(area.Length - HeaderSize)) capacity >>= 1;
         fixed (byte* p = area)
         {
             if (((ulong)p & 7) != 0) return false;
@@ -114,11 +180,12 @@ public static unsafe class Kmsg
             h->Magic = 0;                       // invalid while the rest is being set up
             h->Version = Version;
             h->DataOffset = HeaderSize;
-            h->Capacity = (uint)(area.Length - HeaderSize) & ~7u;
+            h->Capacity = capacity;
+            for (uint i = 0; i < capacity; i++) p[HeaderSize + i] = 0xFF;
             Volatile.Write(ref h->Head, 0);
             Volatile.Write(ref h->Tail, 0);
-            h->NextSeq = 0;
             h->Dropped = 0;
+            h->Lost = 0;
             h->MaxText = MaxTextLength;
             h->RecordHeader = RecordHeaderSize;
             h->Reserved = 0;
@@ -128,234 +195,209 @@ public static unsafe class Kmsg
     }
 
     /// <summary>
-    /// Appends one record, dropping the oldest ones until it fits, and returns its sequence number
-    /// (<see cref="NoSeq"/> if the area was never initialised). Text longer than
-    /// <see cref="MaxTextLength"/>, or than the ring can hold, is cut. Not reentrant: the caller
-    /// serialises writers.
+    /// Stores one record and returns its sequence number, or <see cref="NoSeq"/> (counted in Lost)
+    /// when the ring is full up to an unfinished record, or when the area holds no ring. Text longer
+    /// than <see cref="MaxTextLength"/>, or than half the ring, is cut. Safe against every other
+    /// writer, on any CPU, in any context.
     /// </summary>
-    public static ulong Append(Span<byte> area, ulong timestampNs, ReadOnlySpan<byte> text, KernLevel level = KernLevel.Info)
+    public static ulong Append(Span<byte> area, ulong timestampNs, ReadOnlySpan<byte> text, KernLevel level = KernLevel.Info, int cpu = 0)
     {
-        if (area.Length < HeaderSize + MinCapacity) return NoSeq;
+        KmsgReserveStatus status = Reserve(area, text.Length, timestampNs, level, cpu, false, out KmsgReservation r);
+        if (status == KmsgReserveStatus.Busy) CountLost(area);
+        if (status != KmsgReserveStatus.Reserved) return NoSeq;
+        Commit(area, in r, text);
+        return r.Seq;
+    }
+
+    /// <summary>
+    /// Claims room for a record of <paramref name="textLength"/> bytes (cut as Append cuts) and
+    /// writes its header; the text follows with <see cref="Commit"/>. Busy is not counted: a caller
+    /// that may wait retries, and calls <see cref="CountLost"/> when it gives up.
+    /// <paramref name="passUnfinished"/> lets the push of Tail go past records whose writers never
+    /// finished (they are counted lost): only for a panic, once every other CPU is stopped for good.
+    /// </summary>
+    public static KmsgReserveStatus Reserve(Span<byte> area, int textLength, ulong timestampNs, KernLevel level, int cpu,
+                                            bool passUnfinished, out KmsgReservation reservation)
+    {
+        reservation = default;
         fixed (byte* p = area)
         {
+            if (!Usable(p, area.Length, out uint capacity)) return KmsgReserveStatus.NoRing;
             KmsgHeader* h = (KmsgHeader*)p;
-            if (h->Magic != Magic || h->Version != Version || h->DataOffset != HeaderSize) return NoSeq;
-            uint capacity = h->Capacity;
-            if (capacity < MinCapacity || (capacity & 7) != 0 || capacity > (uint)(area.Length - HeaderSize))
-                return NoSeq;
             byte* data = p + HeaderSize;
-
-            // A scribbled header must not make us loop or write out of bounds: start over empty.
-            ulong head = h->Head, tail = h->Tail;
-            if (((head | tail) & 7) != 0 || head > tail || tail - head > capacity)
-            {
-                Volatile.Write(ref h->Head, tail & ~7UL);
-                Volatile.Write(ref h->Tail, tail & ~7UL);
-                head = tail = tail & ~7UL;
-            }
-
-            int textLength = text.Length;
+            if (textLength < 0) textLength = 0;
             if (textLength > MaxTextLength) textLength = MaxTextLength;
-            if (textLength > (int)capacity - RecordHeaderSize) textLength = (int)capacity - RecordHeaderSize;
+            if (textLength > (int)capacity / 2 - RecordHeaderSize) textLength = (int)capacity / 2 - RecordHeaderSize;
             uint size = RecordSize(textLength);
 
-            uint offset = (uint)(tail % capacity);
-            uint room = capacity - offset;
-            if (room < size && head == tail)
+            while (true)
             {
-                head = tail = RestartAtZero(h, data, offset, room, tail);
-                offset = 0;
-                room = capacity;
-            }
-            ulong needed = room < size ? room + size : size;
-
-            // Drop first, write after: Head moves past the old records before their bytes are
-            // reused, so [Head, Tail) is whole at every instant, even if this CPU is stopped by an
-            // NMI half way and the ring is read from the dump.
-            while (capacity - (tail - head) < needed)
-            {
-                head = DropOldest(h, data, capacity, head, tail);
-                if (head == tail && room < size)
+                // Tail first: it only moves forward, so the room seen below is never more than there is.
+                ulong tail = Volatile.Read(ref h->Tail);
+                ulong head = Volatile.Read(ref h->Head);
+                uint used = Distance(tail, head);
+                if (used > capacity || SeqOf(head) < SeqOf(tail))
                 {
-                    // Emptied: rather than a wrap record plus the record, which may not both fit.
-                    head = tail = RestartAtZero(h, data, offset, room, tail);
-                    offset = 0;
-                    room = capacity;
-                    needed = size;
+                    // Impossible unless Tail moved meanwhile, or our own memory was scribbled over:
+                    // then start over empty rather than trust either end.
+                    if (Volatile.Read(ref h->Tail) == tail) Interlocked.CompareExchange(ref h->Tail, head, tail);
+                    continue;
                 }
+                uint offset = OffsetOf(head, capacity), room = capacity - offset;
+                uint need = room < size ? room + size : size;      // a filler, then the record at offset 0
+                if (used + need > capacity)
+                {
+                    if (!PushTail(h, data, capacity, tail, head, passUnfinished)) return KmsgReserveStatus.Busy;
+                    continue;
+                }
+                ulong seq = SeqOf(head);
+                uint unit = UnitOf(head);
+                if (Interlocked.CompareExchange(ref h->Head, Pack(seq + 1, unit + need / Granule), head) != head) continue;
+
+                // [offset, offset + need) is ours: every record that lay there is behind Tail.
+                if (room < size)
+                {
+                    byte* f = data + offset;
+                    *(uint*)(f + 8) = room;
+                    *(uint*)(f + 12) = StateFiller;
+                    Volatile.Write(ref *(ulong*)f, Pack(seq, unit));
+                    unit += room / Granule;
+                    offset = 0;
+                }
+                byte* r = data + offset;
+                *(uint*)(r + 8) = size;
+                *(uint*)(r + 12) = StateReserved;
+                *(ulong*)(r + 16) = timestampNs;
+                *(ushort*)(r + 24) = (ushort)textLength;
+                r[26] = (byte)level <= (byte)KernLevel.Debug ? (byte)level : (byte)KernLevel.Debug;
+                r[27] = 0;
+                *(ushort*)(r + 28) = (ushort)cpu;
+                *(ushort*)(r + 30) = 0;
+                Volatile.Write(ref *(ulong*)r, Pack(seq, unit));     // publish: the header names itself
+                reservation = new KmsgReservation((int)offset, textLength, seq);
+                return KmsgReserveStatus.Reserved;
             }
-
-            if (room < size)
-            {
-                *(uint*)(data + offset) = 0;     // wrap marker
-                tail += room;
-                offset = 0;
-            }
-
-            ulong seq = h->NextSeq;
-            byte* r = data + offset;
-            *(uint*)r = size;
-            *(ushort*)(r + 4) = (ushort)textLength;
-            r[6] = (byte)level <= (byte)KernLevel.Debug ? (byte)level : (byte)KernLevel.Debug;
-            r[7] = 0;
-            *(ulong*)(r + 8) = seq;
-            *(ulong*)(r + 16) = timestampNs;
-            for (int i = 0; i < textLength; i++) r[RecordHeaderSize + i] = text[i];
-            for (int i = RecordHeaderSize + textLength; i < (int)size; i++) r[i] = 0;
-
-            // Publish: the record is complete before Tail covers it.
-            h->NextSeq = seq + 1;
-            Volatile.Write(ref h->Tail, tail + size);
-            return seq;
         }
     }
 
-    // An empty ring whose record does not fit before the end: both ends move to offset 0. The unused
-    // end is marked first and Tail moves before Head, so at every instant Head <= Tail and
-    // [Head, Tail) holds nothing but that wrap marker.
-    private static ulong RestartAtZero(KmsgHeader* h, byte* data, uint offset, uint room, ulong tail)
+    /// <summary>Writes the reserved record's text (cut to what was reserved) and marks it committed.</summary>
+    public static void Commit(Span<byte> area, in KmsgReservation reservation, ReadOnlySpan<byte> text)
     {
-        *(uint*)(data + offset) = 0;
-        tail += room;
-        Volatile.Write(ref h->Tail, tail);
-        Volatile.Write(ref h->Head, tail);
-        return tail;
+        fixed (byte* p = area)
+        {
+            if (!Usable(p, area.Length, out uint capacity) || (uint)reservation.Offset > capacity - RecordHeaderSize) return;
+            byte* r = p + HeaderSize + reservation.Offset;
+            int n = reservation.TextLength, size = (int)RecordSize(n);
+            for (int i = 0; i < n && i < text.Length; i++) r[RecordHeaderSize + i] = text[i];
+            for (int i = RecordHeaderSize + (n < text.Length ? n : text.Length); i < size; i++) r[i] = 0;
+            Volatile.Write(ref *(uint*)(r + 12), StateCommitted);
+        }
     }
 
-    // Moves Head past the oldest record (or wrap marker) and returns the new Head. A record that
-    // does not parse means our own memory was scribbled: everything is dropped rather than trusted.
-    private static ulong DropOldest(KmsgHeader* h, byte* data, uint capacity, ulong head, ulong tail)
+    /// <summary>A record the caller gave up storing (Reserve stayed Busy).</summary>
+    public static void CountLost(Span<byte> area)
     {
-        uint offset = (uint)(head % capacity);
-        uint room = capacity - offset;
-        uint length = *(uint*)(data + offset);
+        fixed (byte* p = area)
+            if (Usable(p, area.Length, out _)) Interlocked.Increment(ref *(long*)&((KmsgHeader*)p)->Lost);
+    }
+
+    /// <summary>The sequence number the next record will get (NoSeq without a ring).</summary>
+    public static ulong NextSeq(ReadOnlySpan<byte> area)
+    {
+        fixed (byte* p = area)
+            return Usable(p, area.Length, out _) ? SeqOf(Volatile.Read(ref ((KmsgHeader*)p)->Head)) : NoSeq;
+    }
+
+    /// <summary>Records between Tail and Head (unfinished ones included), without a walk.</summary>
+    public static ulong Pending(ReadOnlySpan<byte> area)
+    {
+        fixed (byte* p = area)
+        {
+            if (!Usable(p, area.Length, out _)) return 0;
+            KmsgHeader* h = (KmsgHeader*)p;
+            ulong tail = Volatile.Read(ref h->Tail), head = Volatile.Read(ref h->Head);
+            return SeqOf(head) >= SeqOf(tail) ? SeqOf(head) - SeqOf(tail) : 0;
+        }
+    }
+
+    // The header as the writer needs it: ours, and describing a record area inside this area.
+    static bool Usable(byte* p, int length, out uint capacity)
+    {
+        capacity = 0;
+        if (length < HeaderSize + MinCapacity || ((ulong)p & 7) != 0) return false;
+        KmsgHeader* h = (KmsgHeader*)p;
+        if (Volatile.Read(ref h->Magic) != Magic || h->Version != Version || h->DataOffset != HeaderSize) return false;
+        capacity = h->Capacity;
+        return capacity >= MinCapacity && capacity <= MaxCapacity && (capacity & (capacity - 1)) == 0
+            && capacity <= (uint)(length - HeaderSize);
+    }
+
+    // Moves Tail past the oldest record, or learns that it may not. True when Tail moved (by this
+    // CPU or another) and the caller should look again; false when the oldest record is unfinished.
+    static bool PushTail(KmsgHeader* h, byte* data, uint capacity, ulong tail, ulong head, bool passUnfinished)
+    {
+        uint offset = OffsetOf(tail, capacity), room = capacity - offset, used = Distance(tail, head);
+        byte* r = data + offset;
         ulong next;
-        if (length == 0)
+        bool dropped = false, lost = false;
+        if (Volatile.Read(ref *(ulong*)r) == tail)
         {
-            next = room <= tail - head ? head + room : tail;
-        }
-        else if (length >= RecordHeaderSize && (length & 7) == 0 && length <= room && length <= tail - head)
-        {
-            next = head + length;
-            h->Dropped = h->Dropped + 1;
+            uint length = *(uint*)(r + 8), state = *(uint*)(r + 12);
+            if (state == StateFiller && length == room)
+                next = Pack(SeqOf(tail), UnitOf(tail) + room / Granule);
+            else if ((state == StateCommitted || state == StateReserved) && ValidLength(length, room, used))
+            {
+                if (state == StateReserved && !passUnfinished) return false;
+                next = Pack(SeqOf(tail) + 1, UnitOf(tail) + length / Granule);
+                dropped = state == StateCommitted;
+                lost = !dropped;
+            }
+            else
+            {
+                // The header names itself but does not parse: our memory was scribbled over.
+                next = head;
+                dropped = true;
+            }
         }
         else
         {
-            next = tail;
-            h->Dropped = h->Dropped + 1;
+            // Claimed, but its header is not written yet: the writer is between its claim and
+            // its first store, or was stopped there for good.
+            if (!passUnfinished) return false;
+            next = NextNamedRecord(data, capacity, tail, head);
+            lost = true;
         }
-        Volatile.Write(ref h->Head, next);
-        return next;
-    }
-
-    // ---- Reader (never trusts the area) -------------------------------------------------------
-
-    /// <summary>
-    /// Reads and checks the header: magic, version, record area inside <paramref name="area"/>, and
-    /// the Head/Tail invariants. False means there is no usable ring here.
-    /// </summary>
-    public static bool ReadHeader(ReadOnlySpan<byte> area, out KmsgHeader header)
-    {
-        header = default;
-        if (area.Length < HeaderSize) return false;
-        header.Magic = ReadU32(area, 0);
-        header.Version = ReadU32(area, 4);
-        header.DataOffset = ReadU32(area, 8);
-        header.Capacity = ReadU32(area, 12);
-        header.Head = ReadU64(area, 16);
-        header.Tail = ReadU64(area, 24);
-        header.NextSeq = ReadU64(area, 32);
-        header.Dropped = ReadU64(area, 40);
-        header.MaxText = ReadU32(area, 48);
-        header.RecordHeader = ReadU32(area, 52);
-        header.Reserved = ReadU64(area, 56);
-        if (header.Magic != Magic || header.Version != Version) return false;
-        if (header.DataOffset < HeaderSize || (header.DataOffset & 7) != 0) return false;
-        if (header.Capacity < MinCapacity || (header.Capacity & 7) != 0) return false;
-        if ((ulong)header.DataOffset + header.Capacity > (ulong)area.Length) return false;
-        if (((header.Head | header.Tail) & 7) != 0 || header.Head > header.Tail) return false;
-        if (header.Tail - header.Head > header.Capacity) return false;
+        if (Interlocked.CompareExchange(ref h->Tail, next, tail) == tail)
+        {
+            long n = (long)(SeqOf(next) - SeqOf(tail));
+            if (dropped) Interlocked.Add(ref *(long*)&h->Dropped, n);
+            if (lost) Interlocked.Add(ref *(long*)&h->Lost, n);
+        }
         return true;
     }
 
-    /// <summary>
-    /// How many bytes the ring occupies according to the first 64 bytes of it (0 if they are not a
-    /// ring header), so a dump reader knows how much to fetch before calling the others.
-    /// </summary>
-    public static ulong AreaSize(ReadOnlySpan<byte> headerBytes)
-    {
-        if (headerBytes.Length < HeaderSize || ReadU32(headerBytes, 0) != Magic) return 0;
-        return (ulong)ReadU32(headerBytes, 8) + ReadU32(headerBytes, 12);
-    }
-
-    /// <summary>All records from the oldest on.</summary>
-    public static KmsgReader Read(ReadOnlySpan<byte> area) => ReadSkipping(area, 0);
-
-    /// <summary>The newest <paramref name="count"/> records, oldest of them first.</summary>
-    public static KmsgReader ReadLast(ReadOnlySpan<byte> area, int count)
-    {
-        ulong total = Count(area);
-        ulong wanted = count < 0 ? 0 : (ulong)count;
-        return ReadSkipping(area, total > wanted ? total - wanted : 0);
-    }
-
-    /// <summary>Number of records a reader would return before finishing or hitting corruption.</summary>
-    public static ulong Count(ReadOnlySpan<byte> area)
-    {
-        ulong n = 0;
-        KmsgReader reader = Read(area);
-        while (reader.MoveNext()) n++;
-        return n;
-    }
-
-    private static KmsgReader ReadSkipping(ReadOnlySpan<byte> area, ulong skip)
-    {
-        if (!ReadHeader(area, out KmsgHeader header))
-            return new KmsgReader(default, 0, 0, 0, 0, false);
-        return new KmsgReader(area.Slice((int)header.DataOffset, (int)header.Capacity),
-                              header.Head, header.Tail, header.NextSeq, skip, true);
-    }
-
-    // ---- Formatting -----------------------------------------------------------------------------
-
-    /// <summary>Appends Linux's dmesg prefix, "[%5lu.%06lu] ": seconds right-aligned in 5 columns, microseconds.</summary>
-    public static void AppendPrefix(ref LogLine line, ulong timestampNs)
-    {
-        ulong seconds = timestampNs / 1000000000UL;
-        ulong micros = timestampNs % 1000000000UL / 1000UL;
-        line.AppendChar('[');
-        line.AppendFormatted(seconds, 5);
-        line.AppendChar('.');
-        line.AppendFormatted(micros, "d6");
-        line.Append("] ");
-    }
+    internal static bool ValidLength(uint length, uint room, uint before)
+        => length >= RecordHeaderSize && length % Granule == 0 && length <= room && length <= before;
 
     /// <summary>
-    /// Writes "[    0.001234] text" into <paramref name="destination"/> (cut to fit) and returns the
-    /// bytes written. Text from a dump is untrusted, so anything not printable ASCII becomes '?'.
+    /// The first position after <paramref name="from"/> and before <paramref name="head"/> whose
+    /// header names itself with a sequence number in range, as a Head/Tail word; head if none does.
+    /// Stale headers name older laps and text bytes name nothing, so this finds the next record.
     /// </summary>
-    public static int FormatRecord(ulong timestampNs, ReadOnlySpan<byte> text, Span<byte> destination)
+    internal static ulong NextNamedRecord(byte* data, uint capacity, ulong from, ulong head)
     {
-        LogLine prefix = new LogLine(0, 0);
-        AppendPrefix(ref prefix, timestampNs);
-        ReadOnlySpan<byte> p = prefix.AsSpan();
-        int n = 0;
-        for (int i = 0; i < p.Length && n < destination.Length; i++) destination[n++] = p[i];
-        for (int i = 0; i < text.Length && n < destination.Length; i++)
+        ulong seq = SeqOf(from), last = SeqOf(head);
+        uint steps = Distance(from, head) / Granule;
+        for (uint k = 1; k < steps; k++)
         {
-            byte b = text[i];
-            destination[n++] = b >= 0x20 && b <= 0x7E ? b : (byte)'?';
+            uint unit = UnitOf(from) + k;
+            uint offset = unit * Granule & (capacity - 1);
+            ulong id = Volatile.Read(ref *(ulong*)(data + offset));
+            ulong s = SeqOf(id);
+            if (UnitOf(id) != (unit & UnitMask) || s < seq || s >= last) continue;
+            uint state = *(uint*)(data + offset + 12);
+            if (state == StateReserved || state == StateCommitted || state == StateFiller) return id;
         }
-        return n;
+        return head;
     }
-
-    // ---- Little-endian access with bounds checks (a failed check is a kernel bug, not a fault) --
-
-    internal static uint ReadU16(ReadOnlySpan<byte> s, int offset) => (uint)s[offset] | (uint)s[offset + 1] << 8;
-
-    internal static uint ReadU32(ReadOnlySpan<byte> s, int offset)
-        => (uint)s[offset] | (uint)s[offset + 1] << 8 | (uint)s[offset + 2] << 16 | (uint)s[offset + 3] << 24;
-
-    internal static ulong ReadU64(ReadOnlySpan<byte> s, int offset)
-        => ReadU32(s, offset) | (ulong)ReadU32(s, offset + 4) << 32;
 }

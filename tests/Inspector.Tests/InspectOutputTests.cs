@@ -24,7 +24,9 @@ public class InspectOutputTests : IDisposable
         Assert.Contains("crash time 2025-11-22 00:08:12 UTC (epoch 1763770092)", run.Out);
         Assert.Contains($"build id   {FakeCrash.BuildId}\n", Lines(run.Out));
         Assert.Contains("release    0.1-nmidump", run.Out);
-        Assert.Contains("symbols    the dump's embedded kallsyms (0x180000, 3 symbols)", run.Out);
+        Assert.Contains("symbols    the dump's embedded kallsyms (0x180000, 4 symbols)", run.Out);
+        Assert.Contains("unwind     the dump's .eh_frame at 0x170000 (4 FDEs)", run.Out);
+        Assert.Contains("lines      (no line tables: give --kernel out/kernel.elf for file:line)", run.Out);
     }
 
     [Fact]
@@ -86,17 +88,26 @@ public class InspectOutputTests : IDisposable
     }
 
     [Fact]
-    public void GoodDump_NamesTheCpuThatDidNotAnswer()
+    public void GoodDump_NamesTheCpuThatDidNotAnswerFromItsStopStatus()
     {
         var run = CliRun.Of(_vmcore);
-        Assert.Contains("missing CPU 3: did not answer the NMI shootdown (CPU_MISSING): no registers", run.Out);
+        Assert.Contains("missing CPU 3: never answered, waited 1000 ms", run.Out);
         Assert.DoesNotContain("== CPU 3", run.Out);
+    }
+
+    [Fact]
+    public void DumpWithoutStopStatusNotes_NamesTheSilentCpuFromCpuMissing()
+    {
+        var crash = new FakeCrash { WithStopStatus = false };
+        var run = CliRun.Of(_dir.Write("old", crash.Vmcore()));
+        Assert.Equal(0, run.Exit);
+        Assert.Contains("missing CPU 3: did not answer the NMI shootdown (CPU_MISSING): no registers", run.Out);
     }
 
     [Fact]
     public void CpuWithoutNote_NotNamedInCpuMissing_IsStillReported()
     {
-        var crash = new FakeCrash { Cpus = 5, Silent = [1, 4], NameMissing = false };
+        var crash = new FakeCrash { Cpus = 5, Silent = [1, 4], NameMissing = false, WithStopStatus = false };
         var run = CliRun.Of(_dir.Write("silent", crash.Vmcore()));
         Assert.Equal(0, run.Exit);
         Assert.Contains("missing CPU 1: no NT_PRSTATUS note, and CPU_MISSING does not name it", run.Out);
@@ -111,6 +122,23 @@ public class InspectOutputTests : IDisposable
         var run = CliRun.Of(_dir.Write("all", crash.Vmcore()));
         Assert.Contains("missing CPUs: none (all 2 saved their registers)", run.Out);
     }
+
+    [Theory]
+    [InlineData("done", "channel    unload done: the reply landed on CPU 3")]
+    [InlineData("timeout", "channel    unload timed out: the reply waited on CPU 3, which could not take its interrupt")]
+    [InlineData("none", "channel    none (no crash_channel=)")]
+    public void CrashChannelOutcome_IsShownInTheSummary(string outcome, string expected)
+    {
+        var crash = new FakeCrash { CrashChannel = outcome };
+        var run = CliRun.Of(_dir.Write("channel-" + outcome, crash.Vmcore()));
+        Assert.Equal(0, run.Exit);
+        Assert.Contains(expected + "\n", Lines(run.Out));
+        Assert.Contains("  CRASH_CHANNEL=" + outcome, run.Out);
+    }
+
+    [Fact]
+    public void DumpWithoutCrashChannelKey_ShowsNoChannelLine()
+        => Assert.DoesNotContain("channel    ", CliRun.Of(_vmcore).Out);
 
     [Fact]
     public void GoodDump_ListsThePtLoadRangesWithTheirSizes()
@@ -253,10 +281,11 @@ public class InspectOutputTests : IDisposable
         byte[] vmcore = (byte[])FakeCrash.Default.Clone();
         // The ring's first record: PT_LOAD 1 maps 0x100000 at file offset 0xa0000.
         int record = 0xA0000 + (int)(FakeCrash.LogAddress - 0x10_0000) + Kmsg.HeaderSize;
-        LittleEndian.Put32(vmcore, record, 13);          // a length no record can have
+        LittleEndian.Put32(vmcore, record + 8, 13);      // a length no record can have
         var run = CliRun.Of(_dir.Write("badlog", vmcore));
         Assert.Equal(0, run.Exit);
-        Assert.Contains("WARNING: the log ring at 0x190000 is damaged: the log stops at the damage", run.Out);
+        Assert.Contains("WARNING: the log ring at 0x190000 is damaged: damaged records were skipped", run.Out);
+        Assert.Contains(FakeCrash.LogText(79), run.Out);     // the records after the damage are still read
         Assert.Contains(FakeCrash.RipSymbols[0], run.Out);
     }
 

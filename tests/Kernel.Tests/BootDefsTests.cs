@@ -43,6 +43,8 @@ public class BootDefsTests
     [InlineData("PD_IOAPIC", (ulong)PageTableBits.IoApicLargePage)]
     [InlineData("PD_LOCAL_APIC", (ulong)PageTableBits.LocalApicLargePage)]
     [InlineData("MAX_CPUS", (ulong)CpuLimit.MaxCpus)]
+    [InlineData("GATE_INTERRUPT", (ulong)Gates.Interrupt)]
+    [InlineData("DEBUG_EXIT_PORT", (ulong)DebugExit.Port)]
     public void TheAsmIncludeHoldsTheSameValueAsTheCSharp(string name, ulong expected)
     {
         Assert.True(Inc.ContainsKey(name), $"neither boot/x86.inc nor boot/layout.inc defines {name}");

@@ -235,10 +235,45 @@ public class KexecImageTests
         string hex = Convert.ToHexString(Digest(image)).ToLowerInvariant();
         var other = new byte[32];
         other[0] = 0xAB;
-        LogLine l = default;
-        KexecImage.DescribeMismatch(ref l, Digest(image), other);
-        Assert.False(l.Truncated);
-        Assert.Equal($"kexec: capture image digest mismatch: expected {hex} got ab{new string('0', 62)}", Ascii.Of(l.AsSpan()));
+        foreach (string what in new[] { "capture image", "hand-over code", "page tables" })
+        {
+            LogLine l = default;
+            KexecImage.DescribeMismatch(ref l, what, Digest(image), other);
+            Assert.False(l.Truncated);
+            Assert.Equal($"kexec: {what} digest mismatch: expected {hex} got ab{new string('0', 62)}", Ascii.Of(l.AsSpan()));
+        }
+    }
+
+    /// <summary>
+    /// The hand-over code in its control page and the page tables, digested at load time like the
+    /// image: any byte changed inside the range is caught; the range must lie in the region.
+    /// </summary>
+    [Fact]
+    public void RangeDigest_CatchesAnyChangedByteInItsRange_AndNothingOutside()
+    {
+        var region = Region();
+        new Random(3).NextBytes(region);
+        var range = new PhysRange(Base + RegionSize - 0x6000, 0x1800);
+        var d = new KexecRangeDigest();
+        Assert.True(d.Take(region, Base, range));
+        Assert.Equal(range.Start, d.Range.Start);
+        var actual = new byte[32];
+        Assert.True(d.Verify(region, Base, actual));
+        var expected = new byte[32];
+        d.CopyDigest(expected);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(region.AsSpan((int)(range.Start - Base), (int)range.Size)), expected);
+
+        foreach (int at in new[] { 0, 1, 0x17FF, 0xC00 })
+        {
+            region[(int)(range.Start - Base) + at] ^= 0x10;
+            Assert.False(d.Verify(region, Base, actual), $"a flipped byte at +0x{at:x} went unnoticed");
+            region[(int)(range.Start - Base) + at] ^= 0x10;
+        }
+        region[(int)(range.Start - Base) - 1] ^= 0x10;                      // just before: not covered
+        region[(int)(range.Start - Base + range.Size)] ^= 0x10;             // just after: not covered
+        Assert.True(d.Verify(region, Base, actual));
+
+        Assert.False(new KexecRangeDigest().Take(region, Base, new PhysRange(Base + RegionSize - 8, 16)));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // Kmsg: the log ring (kernel/printk/Kmsg.cs). The writer is checked against a model of what the ring must
 // hold after many wrap-arounds; the reader is fed corrupt and random areas, as the capture kernel
-// and the host inspector will be, and must neither throw nor run forever.
+// and the host inspector will be, and must neither throw nor run forever. Concurrent writers and
+// the property test are in KmsgConcurrencyTests.cs.
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -8,16 +9,19 @@ namespace Kernel.Tests;
 
 public class KmsgTests
 {
-    static byte[] NewRing(int capacity)
+    internal static byte[] NewRing(int capacity)
     {
         var area = new byte[Kmsg.HeaderSize + capacity];
         Assert.True(Kmsg.Init(area));
         return area;
     }
 
-    static ulong Append(byte[] area, ulong ts, string text) => Kmsg.Append(area, ts, Encoding.ASCII.GetBytes(text));
+    internal static ulong Append(byte[] area, ulong ts, string text, int cpu = 0) =>
+        Kmsg.Append(area, ts, Encoding.ASCII.GetBytes(text), KernLevel.Info, cpu);
 
-    static List<(ulong Seq, ulong Ts, string Text)> ReadAll(byte[] area, out bool corrupt)
+    internal static List<(ulong Seq, ulong Ts, string Text)> ReadAll(byte[] area, out bool corrupt) => ReadAll(area, out corrupt, out _);
+
+    internal static List<(ulong Seq, ulong Ts, string Text)> ReadAll(byte[] area, out bool corrupt, out ulong unfinished)
     {
         var list = new List<(ulong, ulong, string)>();
         var reader = Kmsg.Read(area);
@@ -27,32 +31,33 @@ public class KmsgTests
             list.Add((r.Seq, r.TimestampNs, Ascii.Of(r.Text)));
         }
         corrupt = reader.Corrupt;
+        unfinished = reader.Unfinished;
         return list;
     }
 
-    static KmsgHeader Header(byte[] area)
+    internal static KmsgHeader Header(byte[] area)
     {
         Assert.True(Kmsg.ReadHeader(area, out var h));
         return h;
     }
 
     [Fact]
-    public void EveryRecordKeepsItsLevel_AndAnImpossibleLevelIsDamage()
+    public void EveryRecordKeepsItsLevelAndCpu_AndAnImpossibleLevelIsDamageThatTheWalkSkips()
     {
         var area = NewRing(4096);
-        for (int i = 0; i < 8; i++) Kmsg.Append(area, (ulong)i, Encoding.ASCII.GetBytes($"level {i}"), (KernLevel)i);
+        for (int i = 0; i < 8; i++) Kmsg.Append(area, (ulong)i, Encoding.ASCII.GetBytes($"level {i}"), (KernLevel)i, cpu: 10 + i);
         Kmsg.Append(area, 9, "plain"u8);
-        var levels = new List<KernLevel>();
+        var levels = new List<(KernLevel, int)>();
         var reader = Kmsg.Read(area);
-        while (reader.MoveNext()) levels.Add(reader.Current.Level);
+        while (reader.MoveNext()) levels.Add((reader.Current.Level, reader.Current.Cpu));
         Assert.False(reader.Corrupt);
-        Assert.Equal(Enumerable.Range(0, 8).Select(i => (KernLevel)i).Append(KernLevel.Info), levels);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => ((KernLevel)i, 10 + i)).Append((KernLevel.Info, 0)), levels);
 
-        // The level byte of the first record (record header offset 6) set to 8: not a level Linux has.
-        area[Kmsg.HeaderSize + 6] = 8;
-        reader = Kmsg.Read(area);
-        Assert.False(reader.MoveNext());
-        Assert.True(reader.Corrupt);
+        // The level byte of the first record (record header offset 26) set to 8: not a level Linux has.
+        area[Kmsg.HeaderSize + 26] = 8;
+        var all = ReadAll(area, out bool corrupt);
+        Assert.True(corrupt);
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => $"level {i}").Append("plain"), all.Select(r => r.Text));
     }
 
     [Fact]
@@ -63,26 +68,37 @@ public class KmsgTests
         Assert.Equal(12, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Capacity)));
         Assert.Equal(16, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Head)));
         Assert.Equal(24, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Tail)));
-        Assert.Equal(32, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.NextSeq)));
-        Assert.Equal(40, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Dropped)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Dropped)));
+        Assert.Equal(40, (int)Marshal.OffsetOf<KmsgHeader>(nameof(KmsgHeader.Lost)));
 
-        var area = NewRing(1000);
+        var area = NewRing(1024);
         Assert.Equal("KMSG", Encoding.ASCII.GetString(area, 0, 4));
         var h = Header(area);
-        Assert.Equal(2u, h.Version);
+        Assert.Equal(3u, h.Version);
         Assert.Equal(64u, h.DataOffset);
-        Assert.Equal(1000u, h.Capacity);
+        Assert.Equal(1024u, h.Capacity);
         Assert.Equal(1024u, h.MaxText);
-        Assert.Equal(24u, h.RecordHeader);
-        Assert.Equal(1064UL, Kmsg.AreaSize(area));
+        Assert.Equal(32u, h.RecordHeader);
+        Assert.Equal(1088UL, Kmsg.AreaSize(area));
+
+        // One record: its header names itself (seq 0 at unit 0), then length, state, meta, text.
+        Append(area, 77, "hello", cpu: 3);
+        Assert.Equal(0UL, BitConverter.ToUInt64(area, 64));
+        Assert.Equal(48u, BitConverter.ToUInt32(area, 64 + 8));
+        Assert.Equal(Kmsg.StateCommitted, BitConverter.ToUInt32(area, 64 + 12));
+        Assert.Equal(77UL, BitConverter.ToUInt64(area, 64 + 16));
+        Assert.Equal(5, BitConverter.ToUInt16(area, 64 + 24));
+        Assert.Equal(3, BitConverter.ToUInt16(area, 64 + 28));
+        Assert.Equal("hello", Encoding.ASCII.GetString(area, 64 + 32, 5));
+        Assert.Equal(Kmsg.Pack(1, 3), BitConverter.ToUInt64(area, 16));   // Head: seq 1 at unit 3 (48 bytes)
     }
 
     [Fact]
-    public void Init_RoundsCapacityDownTo8AndRejectsTinyOrMisalignedAreas()
+    public void Init_RoundsCapacityDownToAPowerOfTwoAndRejectsTinyOrMisalignedAreas()
     {
-        var area = new byte[64 + 101];
+        var area = new byte[64 + 1000];
         Assert.True(Kmsg.Init(area));
-        Assert.Equal(96u, Header(area).Capacity);
+        Assert.Equal(512u, Header(area).Capacity);
 
         Assert.False(Kmsg.Init(new byte[Kmsg.HeaderSize + Kmsg.MinCapacity - 1]));
         var big = new byte[4096];
@@ -97,6 +113,7 @@ public class KmsgTests
         Assert.Equal(Kmsg.NoSeq, Append(area, 1, "lost"));
         Assert.All(area, b => Assert.Equal(0, b));
         Assert.Equal(Kmsg.NoSeq, Kmsg.Append(new byte[10], 1, "x"u8));
+        Assert.Equal(Kmsg.NoSeq, Kmsg.NextSeq(area));
     }
 
     [Fact]
@@ -110,17 +127,18 @@ public class KmsgTests
         Assert.False(corrupt);
         Assert.Equal([(0UL, 100UL, "first"), (1UL, 200UL, "second"), (2UL, 300UL, "")], all);
         Assert.Equal(3UL, Header(area).NextSeq);
+        Assert.Equal(3UL, Kmsg.NextSeq(area));
         Assert.Equal(0UL, Header(area).Dropped);
         Assert.Equal(3UL, Kmsg.Count(area));
+        Assert.Equal(3UL, Kmsg.Pending(area));
     }
 
     [Fact]
     public void WrapAround_ManyTimes_KeepsTheNewestRecordsAndCountsTheDropped()
     {
         var random = new Random(42);
-        var area = NewRing(600);
+        var area = NewRing(1024);
         var model = new List<(ulong Seq, ulong Ts, string Text)>();
-        ulong dropped = 0;
         for (int i = 0; i < 20000; i++)
         {
             string text = "line " + i + " " + new string((char)('a' + i % 26), random.Next(0, 90));
@@ -131,76 +149,70 @@ public class KmsgTests
             var all = ReadAll(area, out bool corrupt);
             Assert.False(corrupt);
             int droppedNow = model.Count - all.Count;
-            dropped += (ulong)droppedNow;
             model.RemoveRange(0, droppedNow);
             Assert.Equal(model, all);
             // Records are dropped only as far as needed: had one fewer been dropped the new record
-            // would not have fitted, so less than one dropped record's worth (<= 128 bytes) is free.
+            // (and a filler before it) would not have fitted.
             var h = Header(area);
-            if (droppedNow > 0) Assert.True(h.Tail - h.Head > 600 - 128, $"ring emptied too far at {i}");
+            if (droppedNow > 0) Assert.True(Kmsg.Distance(h.Tail, h.Head) > 1024 - 2 * 144, $"ring emptied too far at {i}");
         }
         var end = Header(area);
         Assert.Equal(20000UL, end.NextSeq);
-        Assert.Equal(dropped, end.Dropped);
         Assert.Equal(20000UL, end.Dropped + (ulong)model.Count);
-        Assert.True(end.Tail > 600UL * 100, "the ring must have wrapped many times");
+        Assert.Equal(end.Dropped, end.FirstSeq);
+        Assert.Equal(0UL, end.Lost);
     }
 
     [Fact]
     public void Dropping_IsMinimal_AFullRingLosesOnlyWhatTheNewRecordNeeds()
     {
-        var area = NewRing(24 * 10 + 8 * 10);      // exactly ten records with 1..8 bytes of text
-        for (int i = 0; i < 10; i++) Append(area, 0, "abcdefgh");
-        Assert.Equal(10UL, Kmsg.Count(area));
-        Append(area, 0, "ABCDEFGH");
-        Assert.Equal(10UL, Kmsg.Count(area));
+        var area = NewRing(512);                     // sixteen records of 32 bytes (no text)
+        for (int i = 0; i < 16; i++) Append(area, 0, "");
+        Assert.Equal(16UL, Kmsg.Count(area));
+        Append(area, 0, "");
+        Assert.Equal(16UL, Kmsg.Count(area));
         Assert.Equal(1UL, Header(area).Dropped);
-        Append(area, 0, new string('x', 40));       // 64 bytes: two old records must go
-        Assert.Equal(3UL, Header(area).Dropped);
-        Assert.Equal(9UL, Kmsg.Count(area));
+        Append(area, 0, new string('x', 40));       // 80 bytes: three old records must go
+        Assert.Equal(4UL, Header(area).Dropped);
+        Assert.Equal(14UL, Kmsg.Count(area));
     }
 
     [Fact]
-    public void RecordThatFitsOnlyAfterEmptyingTheRing_RestartsAtOffsetZero()
+    public void RecordThatDoesNotFitBeforeTheEnd_GoesToOffsetZeroBehindAFiller()
     {
-        var area = NewRing(64);                        // one 40-byte record leaves 24 bytes at the end
-        for (int i = 0; i < 50; i++)
-        {
-            Assert.Equal((ulong)i, Append(area, (ulong)i, "sixteen chars " + (i % 10) + "!"));
-            var all = ReadAll(area, out bool corrupt);
-            Assert.False(corrupt);
-            Assert.Equal([((ulong)i, (ulong)i, "sixteen chars " + (i % 10) + "!")], all);
-            var h = Header(area);
-            Assert.Equal((ulong)i, h.Dropped);
-            Assert.Equal(40UL, h.Tail - h.Head);
-            Assert.Equal(0UL, h.Head % 64);            // always restarted at the start of the area
-        }
+        var area = NewRing(256);
+        Append(area, 1, new string('a', 80));       // 112 bytes each
+        Append(area, 2, new string('b', 80));       // 32 bytes left at the end
+        Append(area, 3, new string('c', 80));       // does not fit: the first goes, a filler, then offset 0
+        Assert.Equal(Kmsg.StateFiller, BitConverter.ToUInt32(area, 64 + 224 + 12));
+        Assert.Equal(32u, BitConverter.ToUInt32(area, 64 + 224 + 8));
+        Assert.Equal(Kmsg.Pack(2, 14), BitConverter.ToUInt64(area, 64 + 224));    // the filler carries the next record's number
+        Assert.Equal(Kmsg.Pack(2, 16), BitConverter.ToUInt64(area, 64));
+        var all = ReadAll(area, out bool corrupt);
+        Assert.False(corrupt);
+        Assert.Equal([(1UL, 2UL, new string('b', 80)), (2UL, 3UL, new string('c', 80))], all);
+        Assert.Equal(1UL, Header(area).Dropped);
     }
 
     [Fact]
-    public void LongText_IsCutTo1024Bytes()
+    public void LongText_IsCutTo1024Bytes_AndToHalfATinyRing()
     {
         var area = NewRing(8192);
         Append(area, 5, new string('q', 5000));
         var all = ReadAll(area, out _);
         Assert.Single(all);
         Assert.Equal(new string('q', 1024), all[0].Text);
-    }
 
-    [Fact]
-    public void TextLargerThanATinyRing_IsCutToWhatTheRingHolds()
-    {
-        var area = NewRing(Kmsg.MinCapacity);
-        for (int i = 0; i < 5; i++) Assert.Equal((ulong)i, Append(area, 1, "0123456789abcdef" + i));
-        var all = ReadAll(area, out bool corrupt);
+        var tiny = NewRing(Kmsg.MinCapacity);
+        for (int i = 0; i < 5; i++) Assert.Equal((ulong)i, Append(tiny, 1, "0123456789abcdefghijklmnopqrstuvwxyz" + i));
+        all = ReadAll(tiny, out bool corrupt);
         Assert.False(corrupt);
-        Assert.Single(all);
-        Assert.Equal("01234567", all[0].Text);
-        Assert.Equal(4UL, all[0].Seq);
+        Assert.Equal("0123456789abcdefghijklmnopqrstuv", all[^1].Text);   // 64 - 32 bytes of text
+        Assert.Equal(4UL, all[^1].Seq);
     }
 
     [Fact]
-    public void ReadLast_ReturnsTheNewestNOldestFirst()
+    public void ReadLast_ReturnsTheNewestNOldestFirst_AndReadFromStartsAtASequenceNumber()
     {
         var area = NewRing(1024);
         for (int i = 0; i < 100; i++) Append(area, (ulong)i, "msg " + i);
@@ -216,6 +228,11 @@ public class KmsgTests
         Assert.Equal((int)total, n);
         foreach (var r in Kmsg.ReadLast(area, 0)) Assert.Fail("no record expected");
         foreach (var r in Kmsg.ReadLast(area, -5)) Assert.Fail("no record expected");
+
+        var from = new List<ulong>();
+        foreach (var r in Kmsg.ReadFrom(area, 95)) from.Add(r.Seq);
+        Assert.Equal([95UL, 96, 97, 98, 99], from);
+        foreach (var r in Kmsg.ReadFrom(area, 100)) Assert.Fail("no record expected");
     }
 
     [Theory]
@@ -280,34 +297,36 @@ public class KmsgTests
         }
 
         Expect(a => a[0] ^= 1);                                  // magic
-        Expect(a => a[4] = 1);                                   // version 1 (no levels): not this layout
+        Expect(a => a[4] = 2);                                   // version 2 (one writer, a lock): not this layout
         Expect(a => BitConverter.TryWriteBytes(a.AsSpan(8), 60u));   // data offset below the header
         Expect(a => BitConverter.TryWriteBytes(a.AsSpan(12), 4096u)); // capacity past the area
-        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(12), 100u));  // capacity not a multiple of 8
-        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(16), 64UL));  // head past tail
-        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(24), 5000UL)); // tail - head > capacity
-        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(24), 33UL));  // unaligned tail
+        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(12), 384u));  // capacity not a power of two
+        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(16), Kmsg.Pack(1, 100)));  // head a whole ring past tail
+        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(24), Kmsg.Pack(5, 0)));    // tail's number past head's
+        Expect(a => BitConverter.TryWriteBytes(a.AsSpan(16), Kmsg.Pack(9, 2)));    // nine records in 32 bytes
         Assert.False(Kmsg.ReadHeader(good.AsSpan(0, 63), out _));
         Assert.False(Kmsg.ReadHeader(good.AsSpan(0, 100), out _));  // record area cut off
     }
 
     [Fact]
-    public void Reader_StopsAtACorruptRecordAndKeepsWhatCameBefore()
+    public void Reader_SkipsACorruptRecordAndKeepsWhatCameBeforeAndAfter()
     {
         var area = NewRing(4096);
         for (int i = 0; i < 5; i++) Append(area, (ulong)i, "record " + i);
-        int third = Kmsg.HeaderSize + 2 * 32;                   // each record is 24 + 8 = 32 bytes
-        Assert.Equal(32u, BitConverter.ToUInt32(area, third));
-        area[third] = 40;                                        // length no longer matches text
+        int third = Kmsg.HeaderSize + 2 * 48;                   // each record is 32 + 16 = 48 bytes
+        Assert.Equal(48u, BitConverter.ToUInt32(area, third + 8));
+        area[third + 8] = 64;                                    // length no longer matches the text
         var all = ReadAll(area, out bool corrupt);
         Assert.True(corrupt);
-        Assert.Equal(["record 0", "record 1"], all.Select(r => r.Text));
+        Assert.Equal(["record 0", "record 1", "record 3", "record 4"], all.Select(r => r.Text));
 
-        area[third] = 32;
-        BitConverter.TryWriteBytes(area.AsSpan(third + 8), 77UL);   // sequence gap
-        all = ReadAll(area, out corrupt);
-        Assert.True(corrupt);
-        Assert.Equal(2, all.Count);
+        area[third + 8] = 48;
+        BitConverter.TryWriteBytes(area.AsSpan(third), Kmsg.Pack(77, 6));   // a header naming another record
+        all = ReadAll(area, out corrupt, out ulong unfinished);
+        Assert.False(corrupt);                                   // indistinguishable from a claim never written
+        Assert.Equal(1UL, unfinished);
+        Assert.Equal(4, all.Count);
+        Assert.Equal([0UL, 1, 3, 4], all.Select(r => r.Seq));
     }
 
     [Fact]
@@ -316,7 +335,7 @@ public class KmsgTests
         var random = new Random(20240611);
         for (int iteration = 0; iteration < 3000; iteration++)
         {
-            int capacity = 8 * random.Next(Kmsg.MinCapacity / 8, 300);
+            int capacity = 1 << random.Next(7, 13);
             var area = new byte[Kmsg.HeaderSize + capacity];
             random.NextBytes(area);
             // Make the header pass its checks about half of the time, so the record walk is fuzzed.
@@ -326,20 +345,24 @@ public class KmsgTests
             BitConverter.TryWriteBytes(area.AsSpan(12), (uint)capacity);
             if (random.Next(2) == 0)
             {
-                ulong head = (ulong)random.NextInt64(0, 1L << 40) & ~7UL;
-                ulong tail = head + ((ulong)random.Next(0, capacity + 1) & ~7UL);
+                uint tailUnit = (uint)random.Next(0, 1 << 24);
+                ulong tailSeq = (ulong)random.NextInt64(0, 1L << 30);
+                uint used = (uint)random.Next(0, capacity / 16 + 1);
+                ulong tail = Kmsg.Pack(tailSeq, tailUnit);
+                ulong head = Kmsg.Pack(tailSeq + (ulong)random.Next(0, (int)(used / 2) + 1), tailUnit + used);
                 BitConverter.TryWriteBytes(area.AsSpan(16), head);
                 BitConverter.TryWriteBytes(area.AsSpan(24), tail);
-            }
-            if (random.Next(3) == 0)
-            {
-                // Plant a few plausible record headers so walks go further than the first word.
-                for (int k = 0; k < 5; k++)
+                if (random.Next(3) == 0)
                 {
-                    int at = Kmsg.HeaderSize + 8 * random.Next(0, capacity / 8);
-                    if (at + 8 > area.Length) continue;
-                    BitConverter.TryWriteBytes(area.AsSpan(at), (uint)(8 * random.Next(0, 8)));
-                    BitConverter.TryWriteBytes(area.AsSpan(at + 4), (uint)random.Next(0, 40));
+                    // Plant a few headers that name themselves, so walks go further than a resync.
+                    for (int k = 0; k < 8; k++)
+                    {
+                        uint u = (uint)random.Next(0, (int)used + 1);
+                        int at = Kmsg.HeaderSize + (int)((tailUnit + u) * 16 % capacity);
+                        BitConverter.TryWriteBytes(area.AsSpan(at), Kmsg.Pack(tailSeq + (ulong)random.Next(0, 4), tailUnit + u));
+                        BitConverter.TryWriteBytes(area.AsSpan(at + 8), (uint)(16 * random.Next(0, 12)));
+                        BitConverter.TryWriteBytes(area.AsSpan(at + 12), (uint)random.Next(0, 4));
+                    }
                 }
             }
             CheckReaderIsSafe(area, capacity);
@@ -365,20 +388,30 @@ public class KmsgTests
         }
     }
 
-    static void CheckReaderIsSafe(byte[] area, int capacity)
+    /// <summary>One walk: it ends, every text lies inside the record area, numbers grow. Safe on a ring others write.</summary>
+    internal static int WalkBounded(byte[] area, int capacity)
     {
         int records = 0;
+        ulong lastSeq = 0;
         var reader = Kmsg.Read(area);
+        var buf = new byte[64];
         while (reader.MoveNext())
         {
             var r = reader.Current;
             Assert.True(r.Text.Length <= Kmsg.MaxTextLength);
             Assert.True(Inside(area, r.Text), "record text outside the record area");
-            var buf = new byte[64];
+            Assert.True(records == 0 || r.Seq > lastSeq, "sequence numbers must grow along the walk");
+            lastSeq = r.Seq;
             Kmsg.FormatRecord(r.TimestampNs, r.Text, buf);
             records++;
             Assert.True(records <= capacity / Kmsg.RecordHeaderSize, "the walk did not end");
         }
+        return records;
+    }
+
+    internal static void CheckReaderIsSafe(byte[] area, int capacity)
+    {
+        int records = WalkBounded(area, capacity);
         Assert.Equal((ulong)records, Kmsg.Count(area));
         int last = 0;
         foreach (var r in Kmsg.ReadLast(area, 3)) last++;
@@ -396,25 +429,34 @@ public class KmsgTests
     }
 
     [Fact]
-    public void Writer_RecoversFromAScribbledRing()
+    public void Writer_RecoversFromScribbledLengthsStatesTextAndEnds()
     {
         var random = new Random(5);
         for (int iteration = 0; iteration < 500; iteration++)
         {
             var area = NewRing(1024);
             for (int i = 0; i < 60; i++) Append(area, 1, "before " + i);
-            // Scribble over the records and, sometimes, Head and Tail (not the identity fields).
-            for (int k = 0; k < 8; k++) area[random.Next(Kmsg.HeaderSize, area.Length)] = (byte)random.Next(256);
+            // Scribble over the records (not the 8 bytes by which a header names itself: a header
+            // that names nothing is, to every writer, a record still being claimed) and, sometimes,
+            // over Head and Tail.
+            var ids = new HashSet<int>();
+            for (int off = 0; off < 1024; off += 16) if (BitConverter.ToUInt64(area, 64 + off) >> 24 < 1000) for (int b = 0; b < 8; b++) ids.Add(64 + off + b);
+            for (int k = 0; k < 8; k++)
+            {
+                int at = random.Next(Kmsg.HeaderSize, area.Length);
+                if (!ids.Contains(at)) area[at] = (byte)random.Next(256);
+            }
             if (random.Next(2) == 0) BitConverter.TryWriteBytes(area.AsSpan(16), (ulong)random.NextInt64());
             if (random.Next(2) == 0) BitConverter.TryWriteBytes(area.AsSpan(24), (ulong)random.NextInt64());
 
             for (int i = 0; i < 200; i++)
                 Assert.NotEqual(Kmsg.NoSeq, Append(area, 2, "after " + i));
 
-            // 200 records of 32 bytes cycle a 1 KiB ring several times: it must be whole again.
+            // 200 records of 48 bytes cycle a 1 KiB ring several times: it must be whole again.
             var all = ReadAll(area, out bool corrupt);
             Assert.False(corrupt);
             Assert.Equal("after 199", all[^1].Text);
+            Assert.Equal(Enumerable.Range(200 - all.Count, all.Count).Select(i => "after " + i), all.Select(r => r.Text));
         }
     }
 

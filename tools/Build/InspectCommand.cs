@@ -1,4 +1,4 @@
-// `./build.sh inspect <vmcore> [--kernel out/kernel.elf]`: the inspector (tools/Inspector).
+// `./build.sh inspect <vmcore> [dmesg] [--kernel out/kernel.elf] [--cpu N] [--json]`: the inspector (tools/Inspector).
 namespace Nmidump.Build;
 
 public static class InspectCommand

@@ -1,8 +1,11 @@
-// The kernel build: C# -> IL (dotnet build of kernel/Kernel.csproj against kernel/runtime),
-// IL -> object (ilc from the pinned ILCompiler package), boot/*.asm -> objects (nasm), then a
-// two-pass link with linker.ld: the first pass yields the function addresses, which are written
-// into a kallsyms table and linked into the second; .kallsyms sits after code and data, so the
-// second pass moves no function and the table stays true (checked after linking).
+// The kernel build: C# -> IL (dotnet build of kernel/Kernel.csproj against kernel/runtime, with
+// portable PDBs), IL -> object (ilc from the pinned ILCompiler package, -g: DWARF with file:line
+// from the PDBs), boot/*.asm -> objects (nasm) and boot/*.s -> objects (GNU as: the code that
+// carries DWARF CFI), all with debug information, then a two-pass link with linker.ld: the first
+// pass yields the function addresses, which are written into a kallsyms table and linked into the
+// second; .kallsyms sits after code and data, so the second pass moves no function and the table
+// stays true (checked after linking). The DWARF sections are not loaded: the booted image is the
+// same size with or without them.
 using System.Diagnostics;
 using System.Text.Json;
 using Nmidump.Inspector;
@@ -11,6 +14,8 @@ namespace Nmidump.Build;
 
 public static class KernelBuild
 {
+    static string[] NasmFlags => ["-f", "elf64", "-g", "-F", "dwarf", "-I", Path.Combine(Paths.Root, "boot") + "/"];
+
     static readonly string[] LdFlags = ["-n", "-nostdlib", "-static", "-z", "max-page-size=0x1000", "-z", "noexecstack",
         "--no-warn-rwx-segments", "--orphan-handling=error", "--build-id=sha1"];
 
@@ -22,33 +27,34 @@ public static class KernelBuild
 
         var (kernelDll, runtimeDll, ilc) = CompileCSharp();
         string managedObj = Path.Combine(Paths.Obj, "managed.o");
-        if (Paths.Stale(managedObj, [kernelDll, runtimeDll, ilc]))
-        {
-            Step($"ilc    {Path.GetFileName(kernelDll)} {Path.GetFileName(runtimeDll)}");
-            ProcessRunner.Check(ilc, [kernelDll, runtimeDll, "--systemmodule:Runtime", "--targetos:linux", "--targetarch:x64",
-                "--nativelib", "-O", "--map:" + Path.Combine(Paths.Obj, "managed.map.xml"), "-o", managedObj]);
-        }
+        Compile(managedObj, [kernelDll, runtimeDll, ilc], $"ilc    {Path.GetFileName(kernelDll)} {Path.GetFileName(runtimeDll)}", ilc,
+            [kernelDll, runtimeDll, "--systemmodule:Runtime", "--targetos:linux", "--targetarch:x64",
+             "--nativelib", "-O", "-g", "--map:" + Path.Combine(Paths.Obj, "managed.map.xml"), "-o", managedObj]);
 
+        string bootDir = Path.Combine(Paths.Root, "boot");
+        var includes = Directory.GetFiles(bootDir, "*.inc");
         var asmObjs = new List<string>();
-        foreach (var asm in Directory.GetFiles(Path.Combine(Paths.Root, "boot"), "*.asm").Order())
+        foreach (var asm in Directory.GetFiles(bootDir, "*.asm"))
         {
             string obj = Path.Combine(Paths.Obj, Path.GetFileNameWithoutExtension(asm) + ".o");
-            var includes = Directory.GetFiles(Path.Combine(Paths.Root, "boot"), "*.inc");
-            if (Paths.Stale(obj, includes.Append(asm)))
-            {
-                Step($"nasm   boot/{Path.GetFileName(asm)}");
-                ProcessRunner.Check("nasm", ["-f", "elf64", "-I", Path.Combine(Paths.Root, "boot") + "/", "-o", obj, asm]);
-            }
+            Compile(obj, includes.Append(asm), $"nasm   boot/{Path.GetFileName(asm)}", "nasm", [.. NasmFlags, "-o", obj, asm]);
             asmObjs.Add(obj);
         }
-        // The layout again for the capture image, which needs one CPU's stacks, not 64.
-        string layoutAsm = Path.Combine(Paths.Root, "boot", "layout.asm");
-        string captureLayout = Path.Combine(Paths.Obj, "layout-capture.o");
-        if (Paths.Stale(captureLayout, Directory.GetFiles(Path.Combine(Paths.Root, "boot"), "*.inc").Append(layoutAsm)))
+        // GNU as for what must carry DWARF CFI (.cfi_*), which NASM cannot emit. DWARF 4 line
+        // tables, the version ilc writes and the inspector's reader takes.
+        foreach (var src in Directory.GetFiles(bootDir, "*.s"))
         {
-            Step("nasm   boot/layout.asm (capture image)");
-            ProcessRunner.Check("nasm", ["-f", "elf64", "-DCAPTURE_IMAGE", "-I", Path.Combine(Paths.Root, "boot") + "/", "-o", captureLayout, layoutAsm]);
+            string obj = Path.Combine(Paths.Obj, Path.GetFileNameWithoutExtension(src) + ".o");
+            Compile(obj, [src], $"as     boot/{Path.GetFileName(src)}", "as", ["--64", "-g", "--gdwarf-4", "-o", obj, src]);
+            asmObjs.Add(obj);
         }
+        asmObjs.Sort(StringComparer.Ordinal);   // link order by file name, whichever assembler made the object
+
+        // The layout again for the capture image, which needs one CPU's stacks, not 64.
+        string layoutAsm = Path.Combine(bootDir, "layout.asm");
+        string captureLayout = Path.Combine(Paths.Obj, "layout-capture.o");
+        Compile(captureLayout, includes.Append(layoutAsm), "nasm   boot/layout.asm (capture image)", "nasm",
+            [.. NasmFlags, "-DCAPTURE_IMAGE", "-o", captureLayout, layoutAsm]);
 
         // boot/multiboot.asm is the first kernel's entry, boot/capture_entry.asm the capture image's.
         string Boot(string name) => Path.Combine(Paths.Obj, name + ".o");
@@ -111,6 +117,21 @@ public static class KernelBuild
         if (!after.Select(s => (s.Name, s.Address)).SequenceEqual(functions.Select(s => (s.Name, s.Address))))
             throw new BuildException($"kallsyms: function addresses moved between the two link passes of {name}.elf; check that .kallsyms follows all code in {Path.GetFileName(script)}");
         File.Move(output + ".tmp", output, overwrite: true);
+    }
+
+    /// <summary>
+    /// Runs one compile step unless its output is newer than every input and was made by the same
+    /// command: a "NAME.o.cmd" file beside the object keeps the command, so a changed flag (such as
+    /// -g) rebuilds objects that the timestamps alone would keep.
+    /// </summary>
+    static void Compile(string output, IEnumerable<string> inputs, string step, string tool, string[] args)
+    {
+        string stamp = output + ".cmd";
+        string command = string.Join('\n', args.Prepend(tool));
+        if (!Paths.Stale(output, inputs) && File.Exists(stamp) && File.ReadAllText(stamp) == command) return;
+        Step(step);
+        ProcessRunner.Check(tool, args);
+        File.WriteAllText(stamp, command);
     }
 
     static void Link(string script, IEnumerable<string> objects, string output, string[] extraFlags)

@@ -10,6 +10,7 @@ public static class Prerequisites
     [
         ("nasm", "nasm"),
         ("ld", "binutils"),
+        ("as", "binutils"),             // boot/*.s: the code that carries DWARF CFI
         ("readelf", "binutils"),
     ];
 
@@ -21,6 +22,7 @@ public static class Prerequisites
     static readonly (string Tool, string Package)[] TestTools =
     [
         ("gdb", "gdb"),
+        ("drgn", "python3-drgn"),       // tools/drgn_vmcore.py's test (the module serves /usr/bin/python3)
     ];
 
     public enum Need { Build, Run, Test }

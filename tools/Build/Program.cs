@@ -19,8 +19,10 @@ public static class Program
               --timeout S        give up after S seconds (default 300)
           receive <channel file> <vmcore>
                                  check a saved transfer (window or debugcon file) and write the vmcore
-          inspect <vmcore> [--kernel out/kernel.elf]
-                                 print a vmcore's panic, CPUs, registers, code, VMCOREINFO and log
+          inspect <vmcore> [--kernel out/kernel.elf] [--cpu N] [--json]
+                                 print a vmcore's panic, CPUs and how they stopped, registers, code,
+                                 a call trace per CPU, the crash timeline, VMCOREINFO and log
+          inspect <vmcore> dmesg print the first kernel's log as <level>[sec.usec] text
           test [filter]          run every test suite; ends with "N passed, M failed"
                                  (a filter is passed to dotnet test as --filter)
           bench boot [--runs N] [--smp 1,8,64]

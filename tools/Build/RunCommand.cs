@@ -91,6 +91,29 @@ public static class RunCommand
     }
 
     /// <summary>
+    /// Waits for QEMU to exit; returns why no capture will come instead, at once, when the first
+    /// kernel's panic ends without a jump (panic=0 halts, and QEMU would only exit at the time-out).
+    /// </summary>
+    static string? WaitForExitOrAHaltedPanic(QemuMachine vm, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!vm.HasExited && clock.Elapsed < bound)
+        {
+            if (HaltedPanic(vm) is string halted) return halted;
+            Thread.Sleep(100);
+        }
+        return null;
+    }
+
+    /// <summary>Kills QEMU and says why when the first kernel's panic ended without a jump; null otherwise.</summary>
+    static string? HaltedPanic(QemuMachine vm)
+    {
+        if (vm.Lines.FirstOrDefault(l => l.Contains("---[ end Kernel panic") && !l.Contains("capture: ")) is not string end) return null;
+        vm.Kill();
+        return $"the first kernel's panic ended without a jump to the capture kernel (\"{end.Trim()}\")";
+    }
+
+    /// <summary>
     /// One whole capture: boot, NMI, transfer, verification. Used by run, the tests and the benchmark.
     /// <paramref name="lineSink"/> gets each serial line; <paramref name="progress"/> the transfer's progress.
     /// </summary>
@@ -142,9 +165,14 @@ public static class RunCommand
         try
         {
             var bound = TimeSpan.FromSeconds(s.TimeoutSeconds);
-            vm.WaitForLine("kdump: capture image armed", bound);
-            // A crash scenario (--no-nmi --append crashtest=...) never reaches the idle line.
-            if (s.InjectNmi) vm.WaitForLine("idle: nothing more to do", bound);
+            // The NMI goes in once the image is armed and the kernel idles. A crash scenario
+            // (--no-nmi --append crashtest=...) never reaches the idle line, and with loglevel=
+            // below 7 neither line reaches the console: then there is nothing to wait for.
+            if (s.InjectNmi)
+            {
+                vm.WaitForLine("kdump: capture image armed", bound);
+                vm.WaitForLine("idle: nothing more to do", bound);
+            }
             if (s.NmiDelayMs > 0) Thread.Sleep(s.NmiDelayMs);
             var sw = Stopwatch.StartNew();
             if (s.InjectNmi) vm.Qmp.InjectNmi();
@@ -153,15 +181,18 @@ public static class RunCommand
             // last chunk lands, not after QEMU has powered off and the file has been read again.
             ReceiveResult? live = null;
             TimeSpan verified = TimeSpan.Zero, firstChunk = TimeSpan.Zero;
+            string? halted = null;
             if (useWindow)
             {
-                live = DumpReceiver.Follow(window, vmcore, () => !vm.HasExited, (done, total) =>
+                live = DumpReceiver.Follow(window, vmcore, () => !vm.HasExited && (halted = HaltedPanic(vm)) == null, (done, total) =>
                 {
                     if (firstChunk == TimeSpan.Zero) firstChunk = sw.Elapsed;
                     progress?.Update(done, total);
                 });
                 verified = sw.Elapsed;
             }
+            if ((halted ?? WaitForExitOrAHaltedPanic(vm, bound)) is string why)
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"{why}; serial log in {Paths.Relative(serialLog)}", vm);
             int status = vm.WaitForExit(bound);
             var exported = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: exporting vmcore"));
             var done = vm.TimedLines.FirstOrDefault(l => l.Text.Contains("capture: export done"));
@@ -170,6 +201,8 @@ public static class RunCommand
                 return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"QEMU exited with status {status} ({QemuExit.Describe(status)}); serial log in {Paths.Relative(serialLog)}", vm);
             if (exported == null)
                 return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"the capture kernel exported nothing; serial log in {Paths.Relative(serialLog)}", vm);
+            if (done == null)
+                return new Outcome(false, vmcore, 0, sw.Elapsed, TimeSpan.Zero, $"QEMU exited before \"capture: export done\"; serial log in {Paths.Relative(serialLog)}", vm);
             var r = live ?? DumpReceiver.Receive(debugcon, vmcore, (d, t) =>
             {
                 if (firstChunk == TimeSpan.Zero) firstChunk = sw.Elapsed;

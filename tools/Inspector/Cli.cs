@@ -1,10 +1,14 @@
-// The inspector's command line: `inspect <vmcore> [--kernel <kernel.elf>] [--log-lines N] [--no-disasm]`.
-// A file that cannot be inspected gets one line on stderr, "path: reason" in the readers' own words,
-// and exit status 2; never a stack trace. Output carries no ANSI codes unless it is a terminal.
+// The inspector's command line: `inspect <vmcore> [dmesg] [--kernel <kernel.elf>] [--cpu N] [--json]
+// [--log-lines N] [--no-disasm]`. A file that cannot be inspected gets one line on stderr, "path:
+// reason" in the readers' own words, and exit status 2; never a stack trace. Output carries no ANSI
+// codes unless it is a terminal.
 using System.CommandLine;
 using Spectre.Console;
 
 namespace Nmidump.Inspector;
+
+/// <summary>What to print: the report (text or JSON, all CPUs or one) or only the log.</summary>
+public sealed record InspectOptions(int LogLines = 50, bool Disassemble = true, int? Cpu = null, bool Json = false, bool Dmesg = false);
 
 public static class Cli
 {
@@ -26,6 +30,18 @@ public static class Cli
             if (args.Length > 0 && args[0] == "inspect") args = args[1..];
 
             var vmcore = new Argument<string>("vmcore") { Description = "the crash dump (ELF core file, or a dump stream file to decode first)" };
+            var view = new Argument<string?>("view") { Description = "dmesg: only the first kernel's whole log, as <level>[sec.usec] text (vmcore-dmesg's form)", Arity = ArgumentArity.ZeroOrOne };
+            view.Validators.Add(v =>
+            {
+                string? value = v.GetValueOrDefault<string?>();
+                if (value != null && value != "dmesg") v.AddError($"unknown view '{value}': expected dmesg");
+            });
+            var cpu = new Option<int?>("--cpu") { Description = "only this CPU's registers, code and backtrace", HelpName = "N" };
+            cpu.Validators.Add(v =>
+            {
+                if (v.GetValueOrDefault<int?>() < 0) v.AddError("--cpu must be 0 or more");
+            });
+            var json = new Option<bool>("--json") { Description = "the whole report as one JSON document" };
             var kernel = new Option<string?>("--kernel") { Description = "the first kernel's ELF image: build id check and symbols", HelpName = "kernel.elf" };
             var logLines = new Option<int>("--log-lines") { Description = "how many of the last log lines to print", DefaultValueFactory = _ => 50, HelpName = "N" };
             logLines.Validators.Add(v =>
@@ -33,12 +49,21 @@ public static class Cli
                 if (v.GetValueOrDefault<int>() < 0) v.AddError("--log-lines must be 0 or more");
             });
             var noDisasm = new Option<bool>("--no-disasm") { Description = "do not disassemble the code around each RIP" };
-            var root = new RootCommand("Prints what a vmcore holds: the panic, every CPU's registers, VMCOREINFO, memory and the kernel log.")
+            var root = new RootCommand("Prints what a vmcore holds: the panic, every CPU's registers, stop state and backtrace, the crash timeline, VMCOREINFO, memory and the kernel log.")
             {
-                vmcore, kernel, logLines, noDisasm,
+                vmcore, view, kernel, cpu, json, logLines, noDisasm,
             };
-            root.SetAction(parse => Inspect(parse.GetRequiredValue(vmcore), parse.GetValue(kernel), parse.GetValue(logLines),
-                !parse.GetValue(noDisasm), stdout, stderr, terminal));
+            root.SetAction(parse =>
+            {
+                bool dmesg = parse.GetValue(view) == "dmesg";
+                if (dmesg && (parse.GetValue(json) || parse.GetValue(cpu) != null))
+                {
+                    stderr.WriteLine("inspect: dmesg prints the log only: it takes no --json or --cpu (see --help)");
+                    return ExitError;
+                }
+                var options = new InspectOptions(parse.GetValue(logLines), !parse.GetValue(noDisasm), parse.GetValue(cpu), parse.GetValue(json), dmesg);
+                return Inspect(parse.GetRequiredValue(vmcore), parse.GetValue(kernel), options, stdout, stderr, terminal);
+            });
 
             // No @response files: a dump path may start with '@'.
             ParseResult result = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
@@ -57,7 +82,7 @@ public static class Cli
         }
     }
 
-    static int Inspect(string path, string? kernelPath, int logLines, bool disassemble, TextWriter stdout, TextWriter stderr, bool terminal)
+    static int Inspect(string path, string? kernelPath, InspectOptions options, TextWriter stdout, TextWriter stderr, bool terminal)
     {
         try
         {
@@ -71,8 +96,8 @@ public static class Cli
 
             using MappedFile file = MappedFile.Open(path);
             if (file.Length <= MappedFile.MaxSpanLength)
-                return InspectBytes(path, file.Span, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
-            return InspectLarge(path, file, kernel, kernelPath, logLines, disassemble, stdout, stderr, terminal);
+                return InspectBytes(path, file.Span, kernel, kernelPath, options, stdout, stderr, terminal);
+            return InspectLarge(path, file, kernel, kernelPath, options, stdout, stderr, terminal);
         }
         catch (DumpFileException e)
         {
@@ -91,6 +116,10 @@ public static class Cli
     /// </summary>
     public static int InspectBytes(string name, ReadOnlySpan<byte> bytes, KernelElf? kernel, string? kernelPath, int logLines, bool disassemble,
         TextWriter stdout, TextWriter stderr, bool terminal = false)
+        => InspectBytes(name, bytes, kernel, kernelPath, new InspectOptions(logLines, disassemble), stdout, stderr, terminal);
+
+    public static int InspectBytes(string name, ReadOnlySpan<byte> bytes, KernelElf? kernel, string? kernelPath, InspectOptions options,
+        TextWriter stdout, TextWriter stderr, bool terminal = false)
     {
         try
         {
@@ -108,12 +137,9 @@ public static class Cli
             }
 
             if (Why(bytes) is string reason) return Fail(stderr, name, reason);
-            Inspection r = DumpInspector.Inspect(name, bytes, kernel, kernelPath, logLines, disassemble);
+            Inspection r = DumpInspector.Inspect(name, bytes, kernel, kernelPath, LogLines(options), options.Disassemble && !options.Dmesg);
             r.DecodedFrom = decodedFrom;
-            var writer = terminal ? stdout : new TrimmingWriter(stdout);
-            Report.Write(r, CreateConsole(writer, terminal), terminal);
-            writer.Flush();
-            return ExitOk;
+            return Present(name, r, options, stdout, stderr, terminal);
         }
         catch (Exception e)
         {
@@ -121,22 +147,65 @@ public static class Cli
         }
     }
 
+    static int LogLines(InspectOptions options) => options.Dmesg ? int.MaxValue : options.LogLines;
+
+    /// <summary>What every inspection ends with: the report, JSON, or the log alone, as the options ask.</summary>
+    static int Present(string name, Inspection r, InspectOptions options, TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        if (options.Dmesg) return Dmesg(name, r, stdout, stderr);
+        if (options.Cpu is int only && !KeepOnly(r, only, out string why)) return Fail(stderr, name, why);
+        if (options.Json)
+        {
+            using var json = new MemoryStream();
+            JsonReport.Write(r, json);
+            stdout.WriteLine(System.Text.Encoding.UTF8.GetString(json.ToArray()));
+            return ExitOk;
+        }
+        var writer = terminal ? stdout : new TrimmingWriter(stdout);
+        Report.Write(r, CreateConsole(writer, terminal), terminal);
+        writer.Flush();
+        return ExitOk;
+    }
+
     /// <summary>
     /// A vmcore past 2 GiB (a full dump of a big machine) read through its mapping; a dump stream that
     /// large is for the receiver, which reads it chunk by chunk.
     /// </summary>
-    static unsafe int InspectLarge(string name, MappedFile file, KernelElf? kernel, string? kernelPath, int logLines, bool disassemble,
+    static unsafe int InspectLarge(string name, MappedFile file, KernelElf? kernel, string? kernelPath, InspectOptions options,
         TextWriter stdout, TextWriter stderr, bool terminal)
     {
         if (file.Span.StartsWith("NMIDUMP1"u8))
             return Fail(stderr, name, $"a dump stream of {file.Length} bytes: turn it into a vmcore with ./build.sh receive first");
         if (!VmcoreFile.Open(file.Pointer, (ulong)file.Length, out VmcoreFile core, out ElfCoreError error))
             return Fail(stderr, name, DumpInspector.Describe(error));
-        Inspection r = DumpInspector.Inspect(name, core, kernel, kernelPath, logLines, disassemble);
-        var writer = terminal ? stdout : new TrimmingWriter(stdout);
-        Report.Write(r, CreateConsole(writer, terminal), terminal);
-        writer.Flush();
+        Inspection r = DumpInspector.Inspect(name, core, kernel, kernelPath, LogLines(options), options.Disassemble && !options.Dmesg);
+        return Present(name, r, options, stdout, stderr, terminal);
+    }
+
+    /// <summary>vmcore-dmesg with levels: every record of the first kernel's log, nothing else; warnings to stderr.</summary>
+    static int Dmesg(string name, Inspection r, TextWriter stdout, TextWriter stderr)
+    {
+        if (r.Log.Count == 0)
+        {
+            string why = r.Warnings.FirstOrDefault(w => w.Contains("log", StringComparison.OrdinalIgnoreCase)) ?? "the log ring holds no record";
+            return Fail(stderr, name, "no kernel log: " + why);
+        }
+        foreach (string line in r.Log) stdout.WriteLine(line);
+        foreach (string w in r.Warnings.Where(w => w.Contains("log", StringComparison.OrdinalIgnoreCase))) stderr.WriteLine($"{name}: warning: {w}");
         return ExitOk;
+    }
+
+    /// <summary>--cpu N: drops every other CPU from the report; false when the dump does not know CPU N.</summary>
+    static bool KeepOnly(Inspection r, int cpu, out string why)
+    {
+        var known = r.Cpus.Select(c => c.Cpu).Concat(r.MissingCpus.Select(m => m.Cpu)).Distinct().Order().ToList();
+        why = $"--cpu {cpu}: the dump knows no CPU {cpu} (it has CPU{(known.Count == 1 ? "" : "s")} {(known.Count == 0 ? "none" : string.Join(",", known))})";
+        if (!known.Contains(cpu)) return false;
+        r.Cpus.RemoveAll(c => c.Cpu != cpu);
+        r.MissingCpus.RemoveAll(m => m.Cpu != cpu);
+        r.StopStatuses.RemoveAll(s => s.Cpu != (uint)cpu);
+        r.OnlyCpu = cpu;
+        return true;
     }
 
     /// <summary>Why the file is not a vmcore the readers accept, or null if it is one.</summary>

@@ -1,9 +1,9 @@
 // What a vmcore says, gathered into plain values before anything is printed: the crash (VMCOREINFO's
-// PANIC_MESSAGE, CRASHTIME, PANIC_CPU), each CPU's saved registers (the NT_PRSTATUS notes, pid =
-// CPU + 1) with its RIP named and the code around it, the CPUs that left no note, the memory ranges
-// (PT_LOADs) and the first kernel's log ring. Everything comes through the kernel's own readers;
-// what is missing or damaged becomes a warning, never an exception, so a damaged dump still yields
-// whatever it holds.
+// PANIC_MESSAGE, the panic message or the oops headline; CRASHTIME; CRASH_CPU), each CPU's saved
+// registers (the NT_PRSTATUS notes, pid = CPU + 1) with its RIP named, the code around it and its backtrace, how every CPU stopped (the
+// NMIDUMP stop-status notes) and the crash's timeline, the memory ranges (PT_LOADs) and the first
+// kernel's log ring. Everything comes through the kernel's own readers; what is missing or damaged
+// becomes a warning, never an exception, so a damaged dump still yields whatever it holds.
 using System.Text;
 
 namespace Nmidump.Inspector;
@@ -22,6 +22,12 @@ public sealed class CpuState
     public List<CodeLine> Code { get; init; } = [];
     /// <summary>Why there is no code, when there is none.</summary>
     public string? CodeProblem { get; init; }
+    /// <summary>Innermost first; just the RIP when no unwind tables could be had.</summary>
+    public List<FrameInfo> Backtrace { get; } = [];
+    /// <summary>Why the backtrace ends where it does ("outermost frame" when it reached the stack's bottom).</summary>
+    public string? BacktraceEnd { get; set; }
+    /// <summary>Its stop-status note, if the dump has one for this CPU.</summary>
+    public CpuStopStatus? Stop { get; set; }
 
     public ulong this[UserReg r] => Regs[(int)r];
 }
@@ -45,6 +51,9 @@ public sealed class Inspection
     public string? OsRelease { get; set; }
     public string? BuildId { get; set; }
     public long? NrCpus { get; set; }
+    /// <summary>CRASH_CHANNEL=: how the crash-time unload handshake ended (done, timeout, none).</summary>
+    public string? CrashChannel { get; set; }
+    public long? CrashChannelOwner { get; set; }
 
     public string? KernelPath { get; set; }
     public string? KernelBuildId { get; set; }
@@ -56,6 +65,16 @@ public sealed class Inspection
     public List<CpuState> Cpus { get; } = [];
     /// <summary>CPU number and why it has no registers in the dump.</summary>
     public List<(int Cpu, string Why)> MissingCpus { get; } = [];
+    /// <summary>The NMIDUMP stop-status notes, one per CPU slot, in note order.</summary>
+    public List<CpuStopStatus> StopStatuses { get; } = [];
+    /// <summary>Where the unwind tables and the line tables came from (null: none).</summary>
+    public string? UnwindSource { get; set; }
+    public string? LineSource { get; set; }
+    /// <summary>The crash's TSC stamps in order, and the TSC rate that turns them into times (VMCOREINFO's TSC_KHZ).</summary>
+    public List<TimelineEvent> Timeline { get; } = [];
+    public ulong? TscKhz { get; set; }
+    /// <summary>Set by --cpu: the CPU lists hold only this CPU.</summary>
+    public int? OnlyCpu { get; set; }
     public List<MemoryRange> Memory { get; } = [];
     /// <summary>The dump level and what it left out (the NMIDUMP dump-filter note); null for a dump without one.</summary>
     public DumpFilterStats? Filter { get; set; }
@@ -103,6 +122,9 @@ public static class DumpInspector
 
         ChooseSymbols(core, info, kernel, kernelPath, r);
         ReadCpus(core, info, r, disassemble);
+        ReadStopStatuses(core.Notes, r);
+        Backtraces.Build(core, info, kernel, r);
+        Timeline.Build(core.Notes, info, r);
         ReadMemory(core, r);
         ReadFilter(core, info, r);
         if (r.HasVmcoreinfo) ReadLog(core, info, logLines, r);
@@ -130,8 +152,10 @@ public static class DumpInspector
         r.OsRelease = Text(info, "OSRELEASE");
         r.BuildId = Text(info, "BUILD-ID");
         if (Vmcoreinfo.FindUnsigned(info, "CRASHTIME", out ulong t)) r.CrashTime = t;
-        if (Vmcoreinfo.FindDecimal(info, "PANIC_CPU", out long p)) r.PanicCpu = p;
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CPU", out long p)) r.PanicCpu = p;
         if (Vmcoreinfo.FindNumber(info, "nr_cpus", out long n)) r.NrCpus = n;
+        r.CrashChannel = Text(info, "CRASH_CHANNEL");
+        if (Vmcoreinfo.FindDecimal(info, "CRASH_CHANNEL_OWNER", out long owner)) r.CrashChannelOwner = owner;
     }
 
     /// <summary>
@@ -226,6 +250,42 @@ public static class DumpInspector
         r.MissingCpus.Sort((a, b) => a.Cpu.CompareTo(b.Cpu));
     }
 
+    /// <summary>
+    /// The stop-status notes: each CPU's state, and the missing CPUs named from them ("never
+    /// answered, waited 1000 ms") rather than guessed from CPU_MISSING and nr_cpus.
+    /// </summary>
+    static void ReadStopStatuses(ReadOnlySpan<byte> notes, Inspection r)
+    {
+        ElfNoteReader walk = new ElfNoteReader(notes);
+        while (walk.MoveNext())
+        {
+            ElfNoteEntry e = walk.Current;
+            if (NmidumpNote.ReadStopStatus(in e, out CpuStopStatus s)) r.StopStatuses.Add(s);
+            else if (e.NameIs(NmidumpNote.Owner) && e.Type == NmidumpNote.StopStatusType)
+                r.Warnings.Add($"an NMIDUMP stop-status note has {e.Desc.Length} bytes ({NmidumpNote.StopStatusDescSize} expected): skipped");
+        }
+        if (r.StopStatuses.Count == 0) return;
+        r.MissingCpus.Clear();
+        foreach (CpuStopStatus s in r.StopStatuses)
+        {
+            CpuState? saved = r.Cpus.Find(c => c.Cpu == (int)s.Cpu);
+            if (saved != null) saved.Stop = s;
+            else r.MissingCpus.Add(((int)s.Cpu, Describe(s) + (s.SavedRegisters ? "; yet no register note" : "")));
+        }
+        foreach (CpuState c in r.Cpus)
+            if (c.Stop is CpuStopStatus s && !s.SavedRegisters)
+                r.Warnings.Add($"CPU {c.Cpu} has a register note but its stop status says \"{Describe(s)}\" (it answered after the wait ended)");
+        r.MissingCpus.Sort((a, b) => a.Cpu.CompareTo(b.Cpu));
+    }
+
+    /// <summary>"never answered, waited 1000 ms", in the kernel's own words.</summary>
+    public static string Describe(CpuStopStatus s)
+    {
+        var l = new LogLine(0, 0);
+        s.Describe(ref l);
+        return Ascii(l.AsSpan());
+    }
+
     static List<CodeLine> CodeAround(VmcoreFile core, ulong rip, ulong? functionStart, SymbolTable? symbols, out string? problem)
     {
         problem = null;
@@ -295,7 +355,11 @@ public static class DumpInspector
         }
         // ReadLast walks the ring from its oldest record, so damage anywhere before the end shows here.
         if (reader.Corrupt)
-            r.Warnings.Add($"the log ring at 0x{at:x} is damaged: the log stops at the damage");
+            r.Warnings.Add($"the log ring at 0x{at:x} is damaged: damaged records were skipped");
+        if (reader.Unfinished > 0)
+            r.Warnings.Add($"{reader.Unfinished} log records were never finished (their CPUs were stopped while writing them)");
+        if (header.Lost > 0)
+            r.Warnings.Add($"{header.Lost} log records were lost: the ring was full up to a record still being written");
     }
 
     /// <summary>A region the dump's memory should hold whole, or null with a warning.</summary>

@@ -1,12 +1,13 @@
 // The kernel image given with --kernel: its GNU build-id note (the linker's --build-id, which the
-// first kernel also writes into VMCOREINFO as BUILD-ID=) and its code symbols (.symtab), made into
-// the same kallsyms table the build embeds. ELF64 only (gABI "Sections", "Symbol Table", "Note
-// Section"); every offset and size is checked against the file before use.
+// first kernel also writes into VMCOREINFO as BUILD-ID=), its code symbols (.symtab), made into
+// the same kallsyms table the build embeds, its unwind tables (.eh_frame) and its line tables
+// (.debug_line). ELF64 only (gABI "Sections", "Symbol Table", "Note Section"); every offset and
+// size is checked against the file before use.
 namespace Nmidump.Inspector;
 
 public sealed class KernelElf
 {
-    const uint ShtSymtab = 2, ShtNote = 7;
+    const uint ShtSymtab = 2, ShtNote = 7, ShtNobits = 8;
     /// <summary>kernel.elf is ET_EXEC; capture.elf, linked as a PIE, is ET_DYN.</summary>
     const ushort EtExec = 2, EtDyn = 3;
     const ulong ShfExecInstr = 4;
@@ -18,6 +19,12 @@ public sealed class KernelElf
     /// <summary>A kallsyms table (kernel/printk/Kallsyms.cs format) of the symbols in executable sections.</summary>
     public byte[] Symbols { get; }
     public int SymbolCount { get; }
+    /// <summary>The unwind tables, or null: the image has none, or <see cref="UnwindProblem"/> says why they are unusable.</summary>
+    public EhFrame? Unwind { get; private init; }
+    public string? UnwindProblem { get; private init; }
+    /// <summary>The line tables, or null: no debug information, or <see cref="LinesProblem"/> says why they are unusable.</summary>
+    public DebugLine? Lines { get; private init; }
+    public string? LinesProblem { get; private init; }
 
     KernelElf(string? buildId, byte[] symbols, int count)
     {
@@ -42,7 +49,51 @@ public sealed class KernelElf
         var symbols = new List<(ulong Address, ulong Size, string Name)>();
         if (!ReadSymbols(file, symbols, codeOnly: true, out reason)) return null;
         byte[] table = KallsymsWriter.Build(symbols);   // one symbol per address, as the kernel's table
-        return new KernelElf(buildId, table, Kallsyms.Count(table));
+
+        EhFrame? unwind = null;
+        string? unwindProblem = null;
+        if (FindSection(file, ".eh_frame", out ulong ehAddress, out ReadOnlySpan<byte> eh))
+        {
+            unwind = EhFrame.Parse(eh, ehAddress, out string why);
+            unwindProblem = unwind == null ? "its .eh_frame is damaged: " + why : null;
+        }
+        DebugLine? lines = null;
+        string? linesProblem = null;
+        if (FindSection(file, ".debug_line", out _, out ReadOnlySpan<byte> line))
+        {
+            lines = DebugLine.Parse(line, out string why);
+            linesProblem = lines == null ? "its .debug_line cannot be read: " + why : null;
+        }
+        return new KernelElf(buildId, table, Kallsyms.Count(table))
+        {
+            Unwind = unwind, UnwindProblem = unwindProblem, Lines = lines, LinesProblem = linesProblem,
+        };
+    }
+
+    /// <summary>A section's address and bytes by name (through e_shstrndx); false if absent or outside the file.</summary>
+    static bool FindSection(ReadOnlySpan<byte> file, string name, out ulong address, out ReadOnlySpan<byte> bytes)
+    {
+        address = 0;
+        bytes = default;
+        int names = LittleEndian.U16(file, Elf.EShstrndx);
+        if (!Section(file, names, out _, out _, out ulong namesOffset, out ulong namesSize, out _)
+            || !Contents(file, namesOffset, namesSize, out ReadOnlySpan<byte> strings)) return false;
+        ulong shoff = LittleEndian.U64(file, Elf.EShoff);
+        ushort shentsize = LittleEndian.U16(file, Elf.EShentsize);
+        for (int i = 0; i < SectionCount(file); i++)
+        {
+            if (!Section(file, i, out uint type, out _, out ulong offset, out ulong size, out _) || type == ShtNobits) continue;
+            ReadOnlySpan<byte> sh = file.Slice((int)(shoff + (ulong)i * shentsize), SectionHeaderSize);
+            uint nameOffset = LittleEndian.U32(sh, 0);
+            if (nameOffset >= strings.Length) continue;
+            ReadOnlySpan<byte> n = strings.Slice((int)nameOffset);
+            int nul = n.IndexOf((byte)0);
+            if (nul < 0 || !n.Slice(0, nul).SequenceEqual(System.Text.Encoding.ASCII.GetBytes(name))) continue;
+            if (!Contents(file, offset, size, out bytes)) return false;
+            address = LittleEndian.U64(sh, 16);
+            return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
-// Prints an Inspection for people: the crash in a few lines, a CPU table, each CPU's registers in
-// the layout of Linux's __show_regs() with the code around RIP, VMCOREINFO, memory and the log tail
-// in dmesg's form. Text from the dump is printed as plain text (never as Spectre markup), so a
+// Prints an Inspection for people: the crash in a few lines, a CPU table with each CPU's stop state,
+// each CPU's registers in the layout of Linux's __show_regs() with the code around RIP and its call
+// trace, the crash timeline, VMCOREINFO, memory and the log tail in dmesg's form. Text from the dump is printed as plain text (never as Spectre markup), so a
 // panic message with brackets cannot garble the report.
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -20,6 +20,7 @@ public static class Report
         Summary(r, c);
         Cpus(r, c);
         Registers(r, c);
+        TimelineSection(r, c);
         Section(c, "VMCOREINFO");
         if (!r.HasVmcoreinfo) c.WriteLine("  (none)");
         foreach (string line in r.VmcoreinfoLines) c.WriteLine("  " + line);
@@ -39,6 +40,7 @@ public static class Report
         string panicCpu = r.PanicCpu is long p ? $" (CPU {p})" : "";
         Key(c, "panic", (r.PanicMessage ?? "(no PANIC_MESSAGE in VMCOREINFO)") + panicCpu);
         Key(c, "crash time", r.CrashTime is ulong t ? CrashTime(t) : "(no CRASHTIME in VMCOREINFO)");
+        if (r.CrashChannel != null) Key(c, "channel", CrashChannel(r.CrashChannel, r.CrashChannelOwner));
         if (r.OsRelease != null) Key(c, "release", r.OsRelease);
         string buildId = r.BuildId ?? "(no BUILD-ID in VMCOREINFO)";
         if (r.KernelPath != null)
@@ -54,6 +56,8 @@ public static class Report
         if (r.BuildIdMatches == false)
             Warn(c, $"{r.KernelPath} is a different build (build id {r.KernelBuildId}): its symbols do not describe this dump");
         Key(c, "symbols", r.Symbols?.Source ?? "(none: RIPs are shown as addresses)");
+        Key(c, "unwind", r.UnwindSource ?? "(no unwind tables: backtraces show the RIP only)");
+        Key(c, "lines", r.LineSource ?? "(no line tables: give --kernel out/kernel.elf for file:line)");
         Key(c, "dump", DumpLine(r));
     }
 
@@ -71,6 +75,19 @@ public static class Report
              + $"{Size(f.ZeroBytes)} of zero pages left as holes, {Size(f.FreeBytes)} of free pages left out ({f.Segments} PT_LOADs)";
     }
 
+    /// <summary>The crash channel's unload handshake, as CRASH_CHANNEL= and CRASH_CHANNEL_OWNER= recorded it.</summary>
+    public static string CrashChannel(string outcome, long? owner)
+    {
+        string cpu = owner is long o ? $"CPU {o}" : "the owner (CRASH_CHANNEL_OWNER missing)";
+        return outcome switch
+        {
+            "done" => $"unload done: the reply landed on {cpu}",
+            "timeout" => $"unload timed out: the reply waited on {cpu}, which could not take its interrupt",
+            "none" => "none (no crash_channel=)",
+            _ => $"{outcome} (unknown CRASH_CHANNEL value)",
+        };
+    }
+
     /// <summary>"2025-11-22 00:08:12 UTC (epoch 1763770092)".</summary>
     public static string CrashTime(ulong epoch)
     {
@@ -82,7 +99,8 @@ public static class Report
     static void Cpus(Inspection r, IAnsiConsole c)
     {
         Section(c, "CPUs");
-        if (r.Cpus.Count == 0) c.WriteLine("  no CPU saved its registers (no NT_PRSTATUS note)");
+        if (r.Cpus.Count == 0 && r.OnlyCpu is int only) c.WriteLine($"  CPU {only} saved no registers");
+        else if (r.Cpus.Count == 0) c.WriteLine("  no CPU saved its registers (no NT_PRSTATUS note)");
         else
         {
             var table = NewTable();
@@ -93,6 +111,7 @@ public static class Report
             table.AddColumn("RSP");
             table.AddColumn("R12");
             table.AddColumn("RFLAGS");
+            table.AddColumn("stop");
             table.AddColumn("");
             foreach (CpuState cpu in r.Cpus)
             {
@@ -104,11 +123,12 @@ public static class Report
                     $"{cpu[UserReg.Rsp]:x16}",
                     $"{cpu[UserReg.R12]:x16}",
                     $"{cpu[UserReg.Eflags]:x8}",
+                    cpu.Stop is CpuStopStatus s ? DumpInspector.Describe(s) : "",
                     cpu.IsPanicCpu ? "panic" : ""));
             }
             WriteTable(c, table);
         }
-        if (r.MissingCpus.Count == 0) c.WriteLine(r.NrCpus is long n ? $"  missing CPUs: none (all {n} saved their registers)" : "  missing CPUs: none named");
+        if (r.MissingCpus.Count == 0 && r.OnlyCpu == null) c.WriteLine(r.NrCpus is long n ? $"  missing CPUs: none (all {n} saved their registers)" : "  missing CPUs: none named");
         foreach (var (cpu, why) in r.MissingCpus) c.WriteLine($"  missing CPU {cpu}: {why}");
         if (r.NotOnlineApicIds != null)
             c.WriteLine($"  present but never online (no registers by design; no broadcast IPI reached them): APIC IDs {r.NotOnlineApicIds}");
@@ -148,6 +168,44 @@ public static class Report
             {
                 c.WriteLine($"  Code: {cpu.CodeProblem}");
             }
+            CallTrace(cpu, c);
+        }
+    }
+
+    /// <summary>Linux's "Call Trace:", innermost first, with gdb's file:line; a trap's interrupted frame is marked.</summary>
+    static void CallTrace(CpuState cpu, IAnsiConsole c)
+    {
+        if (cpu.Backtrace.Count == 0) return;
+        c.WriteLine("  Call Trace:");
+        for (int i = 0; i < cpu.Backtrace.Count; i++)
+        {
+            FrameInfo f = cpu.Backtrace[i];
+            if (f.Interrupted) c.WriteLine("   -- interrupted --");
+            string where = f.Symbol != null ? $"{f.Symbol}+0x{f.Offset:x}/0x{f.Size:x}" : "?";
+            string line = f.File != null ? $"  {ShortPath(f.File)}:{f.Line}" : "";
+            c.WriteLine($"   #{i,-2} {f.Address:x16} {where}{line}");
+        }
+        if (cpu.BacktraceEnd != null) c.WriteLine($"   ({cpu.BacktraceEnd})");
+    }
+
+    /// <summary>A source path relative to the working directory when it lies below it (DWARF records absolute build paths).</summary>
+    public static string ShortPath(string path)
+    {
+        string here = Environment.CurrentDirectory.TrimEnd('/') + "/";
+        return path.StartsWith(here, StringComparison.Ordinal) ? path[here.Length..] : path;
+    }
+
+    /// <summary>Who stopped when: the crash's TSC stamps relative to the first.</summary>
+    static void TimelineSection(Inspection r, IAnsiConsole c)
+    {
+        Section(c, "timeline");
+        if (r.Timeline.Count == 0) { c.WriteLine("  (no TSC stamps in the dump)"); return; }
+        ulong first = r.Timeline[0].Tsc;
+        if (r.TscKhz == null) c.WriteLine("  (no TSC_KHZ in VMCOREINFO: times are TSC ticks)");
+        foreach (TimelineEvent e in r.Timeline)
+        {
+            string at = Timeline.MicrosecondsAfter(first, e.Tsc, r.TscKhz) is double us ? $"+{us / 1000,10:F3} ms" : $"+{e.Tsc - first,12} ticks";
+            c.WriteLine($"  {at}  {e.What}");
         }
     }
 
