@@ -20,8 +20,15 @@ static unsafe class MachineKexec
     public const ulong CoreHeaderOffset = 8 * PageSize;
     public const ulong CoreHeaderCapacity = TailSize - CoreHeaderOffset;
 
-    /// <summary>The page tables: PML4, PDPT and the page directories of the identity map.</summary>
-    public static PhysRange PageTables(ulong tail) => new PhysRange(tail + TablesOffset, (2 + MaxDirectories) * PageSize);
+    /// <summary>
+    /// The page tables in use: PML4, PDPT and the page directories the region needs (the tail's
+    /// spare directories are zero and no entry points at them, so they are not digested).
+    /// </summary>
+    public static PhysRange PageTables(ulong regionBase, ulong regionSize)
+    {
+        ulong directories = ((regionBase + regionSize - 1) >> 30) - (regionBase >> 30) + 1;
+        return new PhysRange(TailBase(regionBase, regionSize) + TablesOffset, (2 + directories) * PageSize);
+    }
 
     [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "jump_to_control_page")]
     static extern void JumpToControlPage(ulong page, ulong coreHeader, ulong regionBase, ulong regionSize, ulong entry, ulong cr3, ulong stackTop);
@@ -61,7 +68,7 @@ static unsafe class MachineKexec
         ulong size = l.RelocateKernelEnd - l.RelocateKernel;
         cr3 = 0;
         handOver = new PhysRange(page, size);
-        tables = PageTables(tail);
+        tables = PageTables(regionBase, regionSize);
         if (size > PageSize / 2) return false;
         byte* src = (byte*)l.RelocateKernel, dst = (byte*)page;
         for (ulong i = 0; i < size; i++) dst[i] = src[i];

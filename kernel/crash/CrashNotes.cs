@@ -57,15 +57,19 @@ static unsafe class CrashNotes
     }
 
     /// <summary>
-    /// At boot: one save into this CPU's note, then the note cleared again. Under TCG the
-    /// first run of code is its translation; done here, the first CPU to answer a shootdown does not
-    /// pay for it inside the bound everyone waits on.
+    /// At boot: one save into this CPU's note, its report line formatted (and thrown away), the
+    /// stop-status notes written, then all of it cleared again. Under TCG the first run of code is
+    /// its translation; done here, the shootdown's wait and the time to the jump do not pay for it.
     /// </summary>
     public static void WarmUp(int cpu)
     {
         TrapFrame f;
         CaptureRegisters(&f);
         Save(cpu, &f, CpuStopState.Answered);
+        LogLine l = default;
+        if (Read(cpu, out PrStatusRegs regs)) FormatCpuLine(ref l, "crash: ", cpu, PerCpuArea.Get(cpu)->ApicId, in regs, default);
+        FormatMissingLine(ref l, "crash: ", cpu);
+        StopStatus.WarmUp(cpu);
         CrashNote.Clear(BufferSpan(cpu));
         fixed (ulong* t = s_savedAt.Tsc) t[cpu] = 0;
         StopStatus.Forget(cpu);

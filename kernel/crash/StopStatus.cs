@@ -53,6 +53,15 @@ static unsafe class StopStatus
         ElfNote.WriteTerminator(buffer.Slice(at));
     }
 
+    /// <summary>At boot (CrashNotes.WarmUp): the notes written once as at a crash, then zeroed again.</summary>
+    public static void WarmUp(int me)
+    {
+        ShootdownResult r = default;
+        Write(me, in r);
+        new Span<byte>(Buffer, BufferSize).Clear();
+        s_shootdownTsc = 0;
+    }
+
     static CpuStopStatus Status(int cpu, int me, in ShootdownResult r)
     {
         uint how;
