@@ -170,6 +170,29 @@ public class InspectOutputTests : IDisposable
     }
 
     [Fact]
+    public void FilteredDump_InJson_HasItsLevelAndWhatWasLeftOut_AndCpusNeverOnline()
+    {
+        var crash = new FakeCrash
+        {
+            Filter = new DumpFilterStats { Level = 16, RamBytes = 1UL << 30, DataBytes = 5 << 20, ZeroBytes = 0, FreeBytes = (1UL << 30) - (5 << 20), Segments = 3 },
+            NotOnline = "2-3",
+        };
+        var run = CliRun.Of(_dir.Write("filtered.json", crash.Vmcore()), "--json");
+        Assert.Equal(0, run.Exit);
+        using var doc = System.Text.Json.JsonDocument.Parse(run.Out);
+        var dump = doc.RootElement.GetProperty("dump");
+        Assert.Equal(16, dump.GetProperty("level").GetInt32());
+        Assert.Equal((1UL << 30) - (5 << 20), dump.GetProperty("freeBytes").GetUInt64());
+        Assert.Equal(5UL << 20, dump.GetProperty("dataBytes").GetUInt64());
+        Assert.Equal(3, dump.GetProperty("segments").GetInt32());
+        Assert.Equal("2-3", doc.RootElement.GetProperty("notOnlineApicIds").GetString());
+        Assert.All(doc.RootElement.GetProperty("memory").EnumerateArray(), m => Assert.True(m.GetProperty("fileSize").GetUInt64() <= m.GetProperty("size").GetUInt64()));
+
+        using var full = System.Text.Json.JsonDocument.Parse(CliRun.Of(_vmcore, "--json").Out);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, full.RootElement.GetProperty("dump").ValueKind);
+    }
+
+    [Fact]
     public void DumpWithoutAFilterNote_SaysItIsFull()
     {
         var run = CliRun.Of(_vmcore, "--no-disasm");
