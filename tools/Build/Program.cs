@@ -37,6 +37,11 @@ public static class Program
           bench dump [--cases 1024:31,1024:0,16384:31] [--smp 4] [--runs N] [--no-qemu]
                                  NMI to verified vmcore on the host per guest MiB:dump_level,
                                  beside QEMU's dump-guest-memory
+          torture [--runs N] [--seed S] [--jobs J] [--keep-failures DIR] [--replay S:K]
+                                 randomized race torture: each run draws CPUs (1-16), RAM (128M-1G),
+                                 apic_extnmi=, unknown_nmi_panic, crash_kexec_post_notifiers, a crashtest
+                                 scenario and 1-3 NMIs at moments from the first console line, and is
+                                 judged by what must hold for its draw; ends with "N passed, M failed"
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -59,6 +64,7 @@ public static class Program
                 "test" => TestCommand.Run(args[1..]),
                 "params" => ParamsCommand.Run(),
                 "bench" => BenchCommand.Run(args[1..]),
+                "torture" => TortureCommand.Run(args[1..]),
                 "clean" => Clean(),
                 _ => UnknownVerb(args[0]),
             };
