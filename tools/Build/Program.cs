@@ -42,6 +42,10 @@ public static class Program
                                  apic_extnmi=, unknown_nmi_panic, crash_kexec_post_notifiers, a crashtest
                                  scenario and 1-3 NMIs at moments from the first console line, and is
                                  judged by what must hold for its draw; ends with "N passed, M failed"
+          fuzz [--target params|coreheader|framing|vmcore] [--iterations N] [--seed S]
+                                 fuzz the boot-parameter parser, the capture kernel's core header
+                                 reader, the transfer framing decoder and the inspector's vmcore
+                                 reader with N generated and mutated inputs each (default 1000000)
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -65,6 +69,7 @@ public static class Program
                 "params" => ParamsCommand.Run(),
                 "bench" => BenchCommand.Run(args[1..]),
                 "torture" => TortureCommand.Run(args[1..]),
+                "fuzz" => FuzzCommand.Run(args[1..]),
                 "clean" => Clean(),
                 _ => UnknownVerb(args[0]),
             };

@@ -152,6 +152,12 @@ public static class TortureMachine
             }
         }
         text.AppendLine(vm.Context());
+        // Where QEMU itself stands: a machine that stops answering its monitor is stuck on the host side.
+        if (ProcessRunner.OnPath("gdb"))
+        {
+            var bt = ProcessRunner.Run("gdb", ["-p", vm.Pid.ToString(), "-batch", "-ex", "thread apply all bt 12"]);
+            text.AppendLine("gdb: QEMU's threads").AppendLine(bt.StdOut);
+        }
         File.WriteAllText(path, text.ToString());
     }
 
