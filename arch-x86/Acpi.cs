@@ -345,7 +345,7 @@ public static unsafe partial class Acpi
         }
     }
 
-    /// <summary>"ACPI: 4 CPUs (APIC IDs 0 1 2 3), 1 IOAPIC at 0xfec00000 (GSI 0)".</summary>
+    /// <summary>"ACPI: 4 CPUs (APIC IDs 0-3), 1 IOAPIC at 0xfec00000 (GSI 0)".</summary>
     static void CpuLine(ref AcpiInfo info, ref AcpiReport report)
     {
         LogLine l = new LogLine(0, 0);
@@ -360,7 +360,7 @@ public static unsafe partial class Acpi
             AppendApicIds(ref l, ref info, false);
         }
         if (info.CpusDisabled > 0) { l.Append(", "); l.AppendDecimal((ulong)info.CpusDisabled); l.Append(" disabled"); }
-        if (info.CpusOverLimit > 0) { l.Append(", "); l.AppendDecimal((ulong)info.CpusOverLimit); l.Append(" over the limit of 64"); }
+        if (info.CpusOverLimit > 0) { l.Append(", "); l.AppendDecimal((ulong)info.CpusOverLimit); l.Append(" over the limit of "); l.AppendDecimal((ulong)AcpiInfo.MaxCpus); }
         l.Append(", "); l.AppendDecimal((ulong)info.IoApicCount); l.Append(info.IoApicCount == 1 ? " IOAPIC" : " IOAPICs");
         for (int i = 0; i < info.IoApicCount; i++)
         {
@@ -371,14 +371,20 @@ public static unsafe partial class Acpi
         report.Add(AcpiLevel.Info, ref l);
     }
 
+    /// <summary>" (APIC IDs 0-3 8 10)": three or more consecutive IDs as a range, so 255 CPUs fit one line.</summary>
     static void AppendApicIds(ref LogLine l, ref AcpiInfo info, bool enabled)
     {
         l.Append(" (APIC IDs");
-        for (int i = 0; i < info.CpuCount; i++)
+        for (int i = 0; i < info.CpuCount;)
         {
             AcpiCpu c = info.Cpu(i);
-            if (c.Enabled != enabled) continue;
+            if (c.Enabled != enabled) { i++; continue; }
+            int j = i;
+            while (j + 1 < info.CpuCount && info.Cpu(j + 1).Enabled == enabled && info.Cpu(j + 1).ApicId == info.Cpu(j).ApicId + 1) j++;
             l.Append(" "); l.AppendDecimal((ulong)c.ApicId);
+            if (j - i >= 2) { l.Append("-"); l.AppendDecimal((ulong)info.Cpu(j).ApicId); }
+            else j = i;
+            i = j + 1;
         }
         l.Append(")");
     }

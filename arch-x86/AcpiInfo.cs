@@ -38,7 +38,9 @@ public struct AcpiNmi
 /// </summary>
 public unsafe struct AcpiInfo
 {
-    public const int MaxCpus = 64, MaxIoApics = 8, MaxNmis = 8;
+    /// <summary>Processors remembered: more than the kernel numbers (CpuLimit.MaxCpus), so that those left offline can still be named.</summary>
+    public const int MaxCpus = 512;
+    public const int MaxIoApics = 8, MaxNmis = 8;
 
     public ulong RsdpAddress, RootAddress, MadtAddress, FadtAddress, DsdtAddress;
     public byte RsdpRevision;

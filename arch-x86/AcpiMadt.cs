@@ -115,7 +115,9 @@ public static unsafe partial class Acpi
         {
             l.Clear();
             l.Append("ACPI: MADT lists "); l.AppendDecimal((ulong)(info.CpuCount + info.CpusOverLimit));
-            l.Append(" CPUs; only the first 64 are used");
+            l.Append(" CPUs; only the first ");
+            l.AppendDecimal(AcpiInfo.MaxCpus);
+            l.Append(" are kept");
             report.Add(AcpiLevel.Warning, ref l);
         }
         if (info.IoApicsOverLimit > 0 || info.NmisOverLimit > 0)

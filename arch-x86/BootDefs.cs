@@ -1,6 +1,17 @@
 // What the asm in boot/ and the C# must agree on: GDT selectors and descriptors (one GDT layout in
-// every GDT the kernel loads), page-table entry bits and the identity map's extent. boot/x86.inc
-// holds the same values for NASM; a host test (BootDefsTests) compares the two files.
+// every GDT the kernel loads), page-table entry bits, the boot identity map's extent and the CPU
+// limit. boot/x86.inc and boot/layout.inc hold the same values for NASM; a host test (BootDefsTests)
+// compares the files.
+
+/// <summary>
+/// CPU numbers run from 0 to MaxCpus - 1: every per-CPU table (PerCpuArea, the crash notes, the stack
+/// sets, the AP tables of boot/trampoline.asm) is sized by this one value (boot/layout.inc MAX_CPUS).
+/// 255 is all that xAPIC can address: IDs 0-254, 255 being the broadcast ID (SDM Vol. 3A 11.6.1).
+/// </summary>
+static class CpuLimit
+{
+    public const int MaxCpus = 255;
+}
 
 /// <summary>GDT selectors and descriptors (SDM Vol. 3A 3.4.5, 5.2.1). Linux's: kernel CS 0x10, DS 0x18.</summary>
 static class Segments
@@ -37,7 +48,11 @@ static class PageTableBits
     public const ulong NoExecute = 1UL << 63;
     public const ulong AddressMask = 0x000F_FFFF_FFFF_F000;
     public const ulong PageSize = 4096, LargePageSize = 2UL << 20;
-    /// <summary>The boot code, the capture entry and the kexec hand-over each identity-map physical memory below this.</summary>
+    /// <summary>
+    /// The boot code and the capture entry identity-map physical memory below this before any C#
+    /// runs (the loader's data, ACPI, the APICs and the crash region all lie below 4 GiB); Paging.cs
+    /// maps RAM and windows above it from its pool.
+    /// </summary>
     public const ulong IdentityMapEnd = 4UL << 30;
     /// <summary>The 2 MiB pages of the IOAPIC (0xFEC00000) and the local APIC (0xFEE00000): mapped uncached.</summary>
     public const int IoApicLargePage = 0x7F6, LocalApicLargePage = 0x7F7;

@@ -33,7 +33,6 @@ struct KernelLayout
     /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
     public readonly ulong LoadBias => ImageStart - ImageLinkStart;
 
-    public const int MaxCpus = 64;   // boot/layout.inc MAX_CPUS
     public const ulong StackSetSize = 72 * 1024;
     public const ulong GuardSize = 4096;
     // Offsets inside one CPU's stack set: each stack sits above its own guard page.

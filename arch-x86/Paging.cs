@@ -1,15 +1,27 @@
-// The kernel's identity map. boot/multiboot.asm maps the low IdentityMapEnd (2 MiB pages, 4 KiB pages for
-// the first 2 MiB with page 0 absent). This file edits that map: it splits a 2 MiB page into 4 KiB
-// pages when one page must change (guard pages), maps more physical space (MMIO above 4 GiB) and
-// marks device memory uncached. Page-table pages come from a static pool. SDM Vol. 3A 4.5.
+// The kernel's identity map. boot/multiboot.asm (and boot/capture_entry.asm in the capture image)
+// maps the low IdentityMapEnd (2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent).
+// This file edits that map: it maps RAM above it (any amount the pool allows: 64 GiB and more),
+// splits a 2 MiB page into 4 KiB pages when one page must change (guard pages), maps device memory
+// (the dump window, uncached APIC pages). 2 MiB pages only: QEMU's default CPU model has no 1 GiB
+// pages. Page-table pages come from a static pool (boot/layout.inc). SDM Vol. 3A 4.5.
 using static PageTableBits;
 
 static unsafe class Paging
 {
-    /// <summary>The identity-mapped physical memory, page 0 excluded (it stays unmapped: a null dereference faults).</summary>
-    public static PhysicalWindow IdentityWindow => PhysicalWindow.Identity(PageSize, IdentityMapEnd);
+    /// <summary>
+    /// The identity-mapped physical memory from page 4 KiB up to the end of the RAM mapped without a
+    /// gap above the boot map; page 0 stays unmapped (a null dereference faults).
+    /// </summary>
+    public static PhysicalWindow IdentityWindow => PhysicalWindow.Identity(PageSize, s_mappedEnd == 0 ? IdentityMapEnd : s_mappedEnd);
+
+    /// <summary>The boot map's own tables (boot/multiboot.asm: PML4, PDPT, one page directory per GiB, the first 2 MiB's page table).</summary>
+    public const ulong BootTablesSize = (3 + (IdentityMapEnd >> 30)) * PageSize;
+
+    /// <summary>Bytes of the page-table pool handed out so far (VMCOREINFO's SIZE(page_table_pool)).</summary>
+    public static ulong PoolBytesUsed => s_poolNext == 0 ? 0 : s_poolNext - KernelLayout.Get.PageTablePool;
 
     static ulong s_poolNext;
+    static ulong s_mappedEnd;
 
     static ulong* AllocTable()
     {
@@ -118,6 +130,33 @@ static unsafe class Paging
         }
         FlushRange(start, end - start);
         return true;
+    }
+
+    /// <summary>
+    /// Identity-maps a RAM range above the boot map (write-back), and grows <see cref="IdentityWindow"/>
+    /// when it continues the mapped memory without a gap. False when the pool ran out (part of it
+    /// may be mapped; the caller names the range and leaves it alone).
+    /// </summary>
+    public static bool MapRam(ulong start, ulong size)
+    {
+        ulong end = start + size;
+        if (end <= IdentityMapEnd) return true;
+        if (start < IdentityMapEnd) start = IdentityMapEnd;
+        if (!MapIdentity(start, end - start, uncached: false)) return false;
+        ulong mapped = s_mappedEnd == 0 ? IdentityMapEnd : s_mappedEnd;
+        if (start <= mapped && end > mapped) s_mappedEnd = end;
+        return true;
+    }
+
+    /// <summary>Page-table pages left in the pool.</summary>
+    public static ulong PoolPagesFree
+    {
+        get
+        {
+            ref KernelLayout l = ref KernelLayout.Get;
+            ulong next = s_poolNext == 0 ? l.PageTablePool : s_poolNext;
+            return (l.PageTablePoolEnd - next) / PageSize;
+        }
     }
 
     static void FlushRange(ulong start, ulong size)

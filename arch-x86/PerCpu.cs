@@ -33,7 +33,8 @@ unsafe struct PerCpu
 
 static unsafe class PerCpuArea
 {
-    public const int MaxCpus = 64;
+    /// <summary>The one CPU limit every per-CPU structure is sized by (CpuLimit, boot/layout.inc MAX_CPUS).</summary>
+    public const int MaxCpus = CpuLimit.MaxCpus;
 
     [StructLayout(LayoutKind.Sequential)]
     struct Storage { public fixed byte Bytes[MaxCpus * 512]; }

@@ -43,7 +43,7 @@ static unsafe class Platform
         }
 
         uint* ids = stackalloc uint[AcpiInfo.MaxCpus];
-        int count = 0;
+        int count = 0, unlisted = 0;
         if (s_acpiUsed && s_acpi.MadtValid)
         {
             for (int i = 0; i < s_acpi.CpuCount && i < AcpiInfo.MaxCpus; i++)
@@ -51,9 +51,10 @@ static unsafe class Platform
                 AcpiCpu c = s_acpi.Cpu(i);
                 if (c.Enabled) ids[count++] = c.ApicId;
             }
+            unlisted = s_acpi.CpusOverLimit;
         }
         if (count == 0) ids[count++] = bootApicId;
-        SmpBoot.Init(bootApicId, ids, count, Params.Current.NrCpus);
+        SmpBoot.Init(bootApicId, ids, count, unlisted, Params.Current.NrCpus);
     }
 
     /// <summary>Masks every IOAPIC input again (the crash path: nothing may fire into the capture kernel).</summary>

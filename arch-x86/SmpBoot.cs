@@ -4,6 +4,7 @@
 // is handed out after an AP runs. Waits are bounded and the boot CPU halts while it waits (a
 // spinning vCPU starves the others under TCG), woken by its one-shot timer to look again.
 // Linux: arch/x86/kernel/smpboot.c (do_boot_cpu, wakeup_secondary_cpu_via_init), SDM Vol. 3A 9.4.4.
+using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 using static ApicRegisters;
@@ -13,42 +14,113 @@ static unsafe class SmpBoot
     /// <summary>How long the boot CPU waits for all APs together before naming the missing ones.</summary>
     const ulong BringUpBoundUs = 10_000_000;
 
-    static int s_presentCount = 1;
     static int s_onlineCount = 1;
-    static long s_onlineMask = 1;
+    static CpuMask s_online;
     static int s_possibleCount = 1;
     static ulong s_bringUpUs;
+    static int s_nrCpus;
 
-    /// <summary>CPUs the firmware lists as enabled (started or not).</summary>
-    public static int PresentCount => s_presentCount;
-    /// <summary>CPUs given a number: present, capped by nr_cpus= and the per-CPU array.</summary>
+    // Every CPU the firmware lists as enabled, in its order, and the CPU number each got (-1: none).
+    // CPUs the ACPI parser could not keep are only counted (s_unlisted).
+    struct PresentTable { public fixed uint ApicId[AcpiInfo.MaxCpus]; public fixed int Cpu[AcpiInfo.MaxCpus]; }
+    static PresentTable s_present;
+    static int s_presentListed, s_unlisted;
+
+    /// <summary>CPUs the firmware lists as enabled (started or not, numbered or not).</summary>
+    public static int PresentCount => s_presentListed + s_unlisted;
+    /// <summary>CPUs given a number: present, capped by nr_cpus= and the per-CPU limit.</summary>
     public static int PossibleCount => s_possibleCount;
     public static int OnlineCount => Volatile.Read(ref s_onlineCount);
-    public static ulong OnlineMask => (ulong)Volatile.Read(ref s_onlineMask);
-    public static bool IsOnline(int cpu) => (uint)cpu < 64 && (OnlineMask & (1UL << cpu)) != 0;
+    public static bool IsOnline(int cpu) => s_online.Test(cpu);
     public static ulong BringUpMicroseconds => s_bringUpUs;
 
     /// <summary>
-    /// Numbers the CPUs: the boot CPU is 0, the others follow in firmware (MADT) order, at most
-    /// nrCpus in all (0 = no cap). apicIds lists every enabled CPU, the boot CPU among them.
+    /// Numbers the CPUs (CpuNumbering.Assign): the boot CPU is 0, the others follow in firmware
+    /// (MADT) order, at most nr_cpus= and PerCpuArea.MaxCpus in all. apicIds lists every enabled CPU,
+    /// the boot CPU among them; unlisted counts enabled CPUs the ACPI parser had no room for.
     /// </summary>
-    public static void Init(uint bootApicId, uint* apicIds, int count, int nrCpus)
+    public static void Init(uint bootApicId, uint* apicIds, int count, int unlisted, int nrCpus)
     {
         PerCpuArea.Get(0)->ApicId = bootApicId;
-        s_presentCount = count > 0 ? count : 1;
-        int limit = PerCpuArea.MaxCpus;
-        if (nrCpus > 0 && nrCpus < limit) limit = nrCpus;
-        int next = 1;
-        for (int i = 0; i < count && next < limit; i++)
+        s_online.Set(0);
+        s_nrCpus = nrCpus;
+        if (count > AcpiInfo.MaxCpus) count = AcpiInfo.MaxCpus;
+        s_presentListed = count;
+        s_unlisted = unlisted;
+        fixed (uint* ids = s_present.ApicId)
+        fixed (int* cpus = s_present.Cpu)
         {
-            if (apicIds[i] == bootApicId) continue;
-            PerCpuArea.Get(next)->ApicId = apicIds[i];
-            PerCpuArea.Get(next)->Cpu = next;
-            next++;
+            for (int i = 0; i < count; i++) ids[i] = apicIds[i];
+            s_possibleCount = CpuNumbering.Assign(bootApicId, new ReadOnlySpan<uint>(ids, count), nrCpus, PerCpuArea.MaxCpus,
+                new Span<int>(cpus, count));
+            for (int i = 0; i < count; i++)
+            {
+                if (cpus[i] <= 0) continue;
+                PerCpuArea.Get(cpus[i])->ApicId = ids[i];
+                PerCpuArea.Get(cpus[i])->Cpu = cpus[i];
+            }
         }
-        s_possibleCount = next;
-        if (count > PerCpuArea.MaxCpus)
-            Log.Warn($"smp: {count} CPUs present, only {PerCpuArea.MaxCpus} supported");
+    }
+
+    /// <summary>
+    /// The APIC IDs of present CPUs that are not online for this reason (None: for any reason), in
+    /// firmware order; returns how many, at most into.Length.
+    /// </summary>
+    public static int NotOnline(NotOnlineReason reason, Span<uint> into)
+    {
+        int n = 0;
+        fixed (uint* ids = s_present.ApicId)
+        fixed (int* cpus = s_present.Cpu)
+        {
+            for (int i = 0; i < s_presentListed && n < into.Length; i++)
+            {
+                NotOnlineReason why = cpus[i] < 0 ? CpuNumbering.WhyUnnumbered(s_nrCpus, PerCpuArea.MaxCpus)
+                    : IsOnline(cpus[i]) ? NotOnlineReason.None : NotOnlineReason.FailedStart;
+                if (why != NotOnlineReason.None && (reason == NotOnlineReason.None || why == reason)) into[n++] = ids[i];
+            }
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// One line per reason naming the present CPUs that are not online: they stay parked where the
+    /// firmware left them, and every IPI and NMI is addressed to online CPUs one by one while they exist.
+    /// </summary>
+    static void ReportNotOnline()
+    {
+        uint* ids = stackalloc uint[AcpiInfo.MaxCpus];
+        for (NotOnlineReason r = NotOnlineReason.NrCpus; r <= NotOnlineReason.FailedStart; r++)
+        {
+            int n = NotOnline(r, new Span<uint>(ids, AcpiInfo.MaxCpus));
+            int extra = r == NotOnlineReason.Limit ? s_unlisted : 0;
+            if (n + extra == 0) continue;
+            LogLine l = default;
+            l.Append("smp: ");
+            l.AppendDecimal(n + extra);
+            l.Append(n + extra == 1 ? " CPU present but not online (" : " CPUs present but not online (");
+            if (r == NotOnlineReason.NrCpus)
+            {
+                l.Append("nr_cpus=");
+                l.AppendDecimal(s_nrCpus);
+            }
+            else if (r == NotOnlineReason.Limit)
+            {
+                l.Append("beyond the ");
+                l.AppendDecimal(PerCpuArea.MaxCpus);
+                l.Append("-CPU limit");
+            }
+            else l.Append(CpuNumbering.Describe(r));
+            l.Append("), APIC IDs ");
+            CpuList.Append(ref l, new ReadOnlySpan<uint>(ids, n));
+            if (extra > 0)
+            {
+                l.Append(" and ");
+                l.AppendDecimal(extra);
+                l.Append(" more the MADT parser did not keep");
+            }
+            l.Append("; they get no broadcast IPI or NMI");
+            Log.Warn(ref l);
+        }
     }
 
     public static void BringUpSecondaries(ref Multiboot.Info info, ref Multiboot.Tables tables, ulong ebdaStart, long initUdelay)
@@ -68,6 +140,7 @@ static unsafe class SmpBoot
             }
             else
             {
+                OwnedMemory.Claim(page, PageTableBits.PageSize, "AP trampoline");
                 InstallTrampoline(page);
                 for (int cpu = 1; cpu <= aps; cpu++) PrepareCpu(cpu);
                 // Every AP is started before the boot CPU waits for any (parallel bring-up).
@@ -83,6 +156,7 @@ static unsafe class SmpBoot
         if (n == 1) Log.Info("smp: Brought up 1 node, 1 CPU");
         else Log.Info($"smp: Brought up 1 node, {n} CPUs");
         Log.Info($"smp: bring-up took {s_bringUpUs} us");
+        ReportNotOnline();
     }
 
     static void InstallTrampoline(ulong page)
@@ -153,15 +227,7 @@ static unsafe class SmpBoot
 
     public static void MarkOnline(int cpu)
     {
-        long bit = 1L << cpu;
-        long old = Volatile.Read(ref s_onlineMask);
-        while (true)
-        {
-            long seen = Interlocked.CompareExchange(ref s_onlineMask, old | bit, old);
-            if (seen == old) break;
-            old = seen;
-        }
-        Interlocked.Increment(ref s_onlineCount);
+        if (s_online.Set(cpu)) Interlocked.Increment(ref s_onlineCount);
     }
 
     /// <summary>Where ap_entry64 (boot/trampoline.asm) lands: on this CPU's own stack, GS base set.</summary>

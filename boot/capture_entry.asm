@@ -7,7 +7,8 @@
 ; empty one, on which an NMI would reset the machine); then one IRET to itself ends any NMI block
 ; it inherited, so from there on an NMI is delivered and handled like any other. Everything here is
 ; RIP-relative: the image runs wherever crashkernel= put it, and it writes nothing outside its
-; own region.
+; own region. The TSC at the first instruction goes to capture_main (rcx): "panic to capture
+; entry" is measured to here.
 bits 64
 
 %include "x86.inc"
@@ -22,6 +23,12 @@ global capture_entry
 capture_entry:
     cli
     cld
+    mov r15, rdx
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov rdx, r15
+    mov r15, rax
     mov r12, rdi
     mov r13, rsi
     mov r14, rdx
@@ -99,6 +106,7 @@ capture_entry:
     mov rdi, r12
     mov rsi, r13
     mov rdx, r14
+    mov rcx, r15
     call capture_main
 .hang:
     cli
@@ -130,7 +138,8 @@ early_fault64:
     jmp .exit
 
 ; Identity map of the low IDENTITY_MAP_GIB GiB in this image's own tables (the same shape as the first kernel's:
-; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached).
+; 2 MiB pages, 4 KiB pages for the first 2 MiB with page 0 absent, the APIC pages uncached). RAM above
+; it, and the dump window, are mapped later from C# (Paging.MapRam, DumpExport), from the page-table pool.
 build_identity_map:
     lea rdi, [rel boot_pml4]
     lea rax, [rel boot_pdpt]

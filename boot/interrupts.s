@@ -84,6 +84,13 @@ isr_common:
         SAVE r14
         SAVE r15
         cld
+        # A 64-bit interrupt gate loads a null SS. IRET restores the interrupted SS from the frame,
+        # so the handler may run on the kernel's data selector (DS holds it everywhere) like the
+        # rest of the kernel: under TCG the stack segment's size is part of every translation's
+        # key, and a null SS made all code first reached from an NMI (the crash path) a second,
+        # cold translation, 0.5-1 ms per function the first time it ran there.
+        mov ax, ds
+        mov ss, ax
         mov rbx, rsp                    # frame; rbx survives the call (callee-saved)
         .cfi_def_cfa_register rbx       # CFA = rbx + 176 while rsp is realigned below
         sub rsp, 512

@@ -102,15 +102,30 @@ tr_entry:
     dq 0                                ; patched: ap_entry64
 trampoline_end:
 
-; Long mode, on the trampoline's GDT, no stack yet. Find this CPU's slot by its initial APIC ID
-; (CPUID.1:EBX[31:24]; QEMU's TCG has no x2APIC) in the table SmpBoot.cs filled before the SIPIs,
-; then take that slot's stack and per-CPU pointer. An AP not in the table halts for good.
+; Long mode, on the trampoline's GDT, no stack yet. Find this CPU's slot by its APIC ID in the
+; table SmpBoot.cs filled before the SIPIs, then take that slot's stack and per-CPU pointer. The ID
+; is the 32-bit x2APIC ID of CPUID leaf 0xB (EDX) where that leaf exists (SDM Vol. 3A 11.12.8: IDs
+; above 255 exist only there), else the 8-bit initial APIC ID of CPUID.1:EBX[31:24]; for IDs below
+; 256 the two are the same. An AP not in the table halts for good.
 section .text
 global ap_entry64
 ap_entry64:
+    xor eax, eax
+    cpuid
+    cmp eax, 0xB
+    jb .initial_id
+    mov eax, 0xB
+    xor ecx, ecx
+    cpuid
+    test ebx, ebx                       ; leaf 0xB present: some logical processor at this level
+    jz .initial_id
+    mov ebx, edx
+    jmp .have_id
+.initial_id:
     mov eax, 1
     cpuid
     shr ebx, 24
+.have_id:
     lea rsi, [rel smp_ap_apic_ids]
     xor ecx, ecx
 .find:

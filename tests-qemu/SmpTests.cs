@@ -18,6 +18,7 @@ public class SmpTests
     [InlineData(8)]
     [InlineData(16)]
     [InlineData(64)]
+    [InlineData(128)]
     public void EveryCpuOfTheMachineComesOnline(int smp)
     {
         using var vm = Kernel.Boot("poweroff_after_ms=0", smp: smp, timeoutSeconds: 120);
@@ -33,6 +34,7 @@ public class SmpTests
     {
         using var vm = Kernel.Boot("nr_cpus=2 poweroff_after_ms=0", smp: 8);
         vm.Expect("smp: Brought up 1 node, 2 CPUs");
+        vm.Expect("smp: 6 CPUs present but not online (nr_cpus=2), APIC IDs 2-7; they get no broadcast IPI or NMI");
         Assert.Equal(0, vm.Count("do_boot_cpu failed"));
         Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));
     }

@@ -8,6 +8,12 @@ namespace Nmidump.QemuTests;
 
 public sealed record CpuRegisters(ulong Rip, ulong Rsp, ulong R12);
 
+/// <summary>A PT_LOAD: Size is p_memsz, FileSize p_filesz.</summary>
+public sealed record LoadHeader(ulong PhysAddr, ulong Size, ulong FileSize)
+{
+    public ulong End => PhysAddr + Size;
+}
+
 /// <summary>The first kernel's log as the dump holds it: every record's text, and what the walk met.</summary>
 public sealed record DumpLog(IReadOnlyList<string> Lines, bool Corrupt, ulong Unfinished, ulong Lost);
 
@@ -17,6 +23,12 @@ public sealed class VmcoreReader
 
     public Dictionary<int, CpuRegisters> Cpus { get; } = new();
     public Dictionary<string, string> Vmcoreinfo { get; } = new();
+    public List<LoadHeader> Loads { get; } = new();
+    /// <summary>The capture kernel's dump-filter note, if the dump has one.</summary>
+    public DumpFilterStats? Filter { get; private set; }
+
+    /// <summary>True if some PT_LOAD covers <paramref name="pa"/>.</summary>
+    public bool Covers(ulong pa) => Loads.Any(l => pa >= l.PhysAddr && pa < l.End);
 
     /// <summary>Bytes of the first kernel's physical memory, as the dump's PT_LOADs hold them.</summary>
     public byte[] ReadPhysical(ulong address, int size)
@@ -45,6 +57,8 @@ public sealed class VmcoreReader
         byte[] file = File.ReadAllBytes(path);
         var r = new VmcoreReader { _file = file };
         Assert.True(VmcoreFile.Open(file, out VmcoreFile core, out ElfCoreError error), $"{path}: {Describe(error)}");
+        for (int i = 0; core.Load(i, out ElfProgramHeader h); i++) r.Loads.Add(new LoadHeader(h.PhysAddr, h.MemSize, h.FileSize));
+        if (DumpFilter.ReadNote(core.Notes, out DumpFilterStats stats)) r.Filter = stats;
         for (int n = 0; core.PrStatus(n, out int pid, out PrStatusRegs regs); n++)
             r.Cpus[pid] = new CpuRegisters(regs[UserReg.Rip], regs[UserReg.Rsp], regs[UserReg.R12]);
         Assert.True(core.VmcoreinfoText(out ReadOnlySpan<byte> text), "no VMCOREINFO note");

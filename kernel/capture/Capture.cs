@@ -9,8 +9,8 @@ using System.Runtime.InteropServices;
 
 static unsafe class Capture
 {
-    /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note.</summary>
-    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 3;
+    /// <summary>A register-note buffer per CPU, the stop-status notes, VMCOREINFO and this kernel's own note, with room to spare.</summary>
+    public const int MaxNoteBuffers = PerCpuArea.MaxCpus + 8;
     public const int MaxLoads = 64, MaxRam = 64;
     /// <summary>Lines of the first kernel's log shown when it does not say where its crash begins.</summary>
     const int LogTailLines = 20;
@@ -43,10 +43,11 @@ static unsafe class Capture
     /// <summary>The first kernel's memory, as the identity map shows it (page 0 excluded).</summary>
     static PhysicalWindow FirstKernelMemory => Paging.IdentityWindow;
 
+    /// <param name="entryTsc">The TSC at capture_entry's first instruction (boot/capture_entry.asm).</param>
     [UnmanagedCallersOnly(EntryPoint = "capture_main")]
-    static void Main(ulong coreHeader, ulong regionBase, ulong regionSize)
+    static void Main(ulong coreHeader, ulong regionBase, ulong regionSize, ulong entryTsc)
     {
-        ulong entryTsc = Cpu.Rdtsc();
+        ulong mainTsc = Cpu.Rdtsc();
         Clock.MarkBoot(entryTsc);
         s_coreHeader = coreHeader;
         s_regionBase = regionBase;
@@ -80,7 +81,7 @@ static unsafe class Capture
             Fail();
         }
         if (Vmcoreinfo.FindUnsigned(info, "TSC_KHZ", out ulong khz)) Clock.SetTscKhz(khz);
-        ReportTiming(info, entryTsc);
+        ReportTiming(info, entryTsc, mainTsc);
         Params.Parse(CaptureArguments(info));
         Params.Report();
         Platform.UseAcpiPowerOff(info);
@@ -94,7 +95,7 @@ static unsafe class Capture
         AddEntryNote(entryTsc);
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
-        else if (!DumpExport.Run()) Fail();
+        else if (!DumpExport.Run(info)) Fail();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
@@ -224,12 +225,18 @@ static unsafe class Capture
     static ReadOnlySpan<byte> CaptureArguments(ReadOnlySpan<byte> info) =>
         Vmcoreinfo.Find(info, "CAPTURE_ARGS", out ReadOnlySpan<byte> args) ? args : default;
 
-    static void ReportTiming(ReadOnlySpan<byte> info, ulong entryTsc)
+    /// <summary>
+    /// Panic (crash_kexec's start) to capture_entry, with the parts the first kernel timed (its
+    /// shootdown, its digest check), and the capture entry's own set-up (bss, page tables) after it.
+    /// </summary>
+    static void ReportTiming(ReadOnlySpan<byte> info, ulong entryTsc, ulong mainTsc)
     {
         if (!Vmcoreinfo.FindUnsigned(info, "PANIC_TSC", out ulong panicTsc) || Clock.TscKhz == 0) return;
         ulong us = Clock.TicksToNs(entryTsc - panicTsc, Clock.TscKhz) / 1000;
+        ulong setupUs = Clock.TicksToNs(mainTsc - entryTsc, Clock.TscKhz) / 1000;
         Vmcoreinfo.FindUnsigned(info, "KEXEC_DIGEST_US", out ulong digestUs);
-        Log.Info($"capture: entered {us} us after the panic (digest check {digestUs} us)");
+        Vmcoreinfo.FindUnsigned(info, "SHUTDOWN_US", out ulong shutdownUs);
+        Log.Info($"capture: entered {us} us after the panic (digest check {digestUs} us, machine_crash_shutdown {shutdownUs} us; then {setupUs} us of entry set-up)");
     }
 
     /// <summary>The report, line by line, in the form the tests and people read.</summary>
@@ -256,7 +263,7 @@ static unsafe class Capture
             LogLine l = default;
             bool saved = FindCpuNote(cpu, out PrStatusRegs regs);
             if (saved)
-                CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, (uint)NthNumber(apicIds, cpu), in regs, FirstKernelSymbols(info));
+                CrashNotes.FormatCpuLine(ref l, "capture: ", cpu, CpuList.Nth(apicIds, cpu, out uint apic) ? apic : (uint)cpu, in regs, FirstKernelSymbols(info));
             else
                 CrashNotes.FormatMissingLine(ref l, "capture: ", cpu);
             // "...; answered the shootdown", "CPU 2 missing: never answered, waited 1000 ms"
@@ -265,6 +272,13 @@ static unsafe class Capture
                 l.Append(saved ? "; " : ": ");
                 stop.Describe(ref l);
             }
+            Log.Info(ref l);
+        }
+        if (Vmcoreinfo.Find(info, "NOT_ONLINE_APIC_IDS", out ReadOnlySpan<byte> offline))
+        {
+            LogLine l = default;
+            l.Append("capture: CPUs present but not online (no registers), APIC IDs ");
+            l.Append(offline);
             Log.Info(ref l);
         }
         ReportLog(info);
@@ -313,20 +327,6 @@ static unsafe class Capture
             }
         }
         return false;
-    }
-
-    /// <summary>The n-th comma-separated decimal number of a list, or the index itself when absent.</summary>
-    static long NthNumber(ReadOnlySpan<byte> list, int n)
-    {
-        int i = 0;
-        for (int k = 0; k < n; k++)
-        {
-            while (i < list.Length && list[i] != (byte)',') i++;
-            i++;
-        }
-        int end = i;
-        while (end < list.Length && list[end] != (byte)',') end++;
-        return i < list.Length && Vmcoreinfo.ParseDecimal(list.Slice(i, end - i), out long v) ? v : n;
     }
 
     /// <summary>

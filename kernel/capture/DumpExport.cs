@@ -1,11 +1,13 @@
 // The capture kernel's export of the vmcore, laid out as Linux's /proc/vmcore (ELF header, one
-// merged PT_NOTE, then the first kernel's RAM as PT_LOADs) and framed by DumpStream, on the
-// channels dump_channels= names: the shared-memory window (QEMU ivshmem-plain backed by a host
-// file, found on PCI bus 0; hundreds of MB/s) and/or debugcon (port 0xE9, about 2 MB/s). The
-// default is the window when there is one, else debugcon. Each chunk is copied once, into the window
-// or a staging buffer, and checksummed and sent from that copy: a CPU that never answered the
-// shootdown may still be writing the first kernel's RAM, and the receiver must get exactly the
-// bytes the checksum was taken over.
+// merged PT_NOTE, then the first kernel's RAM as PT_LOADs) after makedumpfile-style filtering
+// (dump_level=, DumpFilter.cs), and framed by DumpStream, on the channels dump_channels= names: the
+// shared-memory window (QEMU ivshmem-plain backed by a host file, found on PCI bus 0; hundreds of
+// MB/s) and/or debugcon (port 0xE9, about 2 MB/s). The default is the window when there is one,
+// else debugcon. RAM above 4 GiB is mapped here (Paging.MapRam) before anything reads it. Each
+// chunk is copied once, into the window or a staging buffer, checksummed in the same pass over the
+// very words it stores, and sent from that copy: a CPU that never answered the shootdown may still
+// be writing the first kernel's RAM, and the receiver must get exactly the bytes the checksum was
+// taken over.
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
@@ -15,32 +17,42 @@ static unsafe class DumpExport
     const ushort IvshmemVendor = 0x1AF4, IvshmemDevice = 0x1110;
     const int IvshmemSharedMemoryBar = 2;
     const ushort DebugconPort = 0xE9;
-    const int PrefixCapacity = 256 * 1024;
+    /// <summary>PT_LOADs a plan may have; DumpFilter joins neighbours past it.</summary>
+    const int MaxSegments = 8192;
+    /// <summary>Headers, notes (255 CPUs' and VMCOREINFO) and MaxSegments program headers.</summary>
+    const int PrefixCapacity = 1 << 20;
+    const int MaxOwned = OwnedMemory.Capacity, MaxNamed = 32;
     const ulong ProgressStep = 64UL << 20;
 
-    [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("*", "copy_qwords")]
-    static extern void CopyQwords(byte* dst, byte* src, ulong count);
-
     struct PrefixBuffer { public fixed byte Bytes[PrefixCapacity]; }
+    struct SegmentList { public fixed byte Bytes[MaxSegments * 32]; }
     struct StagingBuffer { public fixed byte Bytes[(int)DumpStream.DefaultChunkSize]; }
+    struct NoteBuffer { public fixed byte Bytes[256]; }
     static PrefixBuffer s_prefix;
+    static SegmentList s_segments;
     static StagingBuffer s_staging;
+    static NoteBuffer s_filterNote;
     static VmcoreLayout s_layout;
-    static int s_loadCount;
+    static int s_segmentCount;
     static ulong s_sumTicks;
 
     static byte* Prefix { get { fixed (byte* p = s_prefix.Bytes) return p; } }
     static byte* Staging { get { fixed (byte* p = s_staging.Bytes) return p; } }
+    static Span<LoadSegment> Segments { get { fixed (byte* p = s_segments.Bytes) return new Span<LoadSegment>(p, MaxSegments); } }
 
-    /// <summary>Writes the dump; false when no channel could take it (the reason is logged).</summary>
-    public static bool Run()
+    /// <summary>Writes the dump; false when it cannot be planned or no channel could take it (the reason is logged).</summary>
+    public static bool Run(ReadOnlySpan<byte> vmcoreinfo)
     {
         ref CoreHeaderInfo info = ref Capture.Info;
-        s_loadCount = info.Loads;
-        ReadOnlySpan<LoadSegment> loads = Capture.Loads.Slice(0, info.Loads);
-        if (!Vmcore.ComputeLayout(info.NotesSize, loads, out s_layout, out ElfCoreError error)
-            || !Vmcore.WritePrefix(new Span<byte>(Prefix, PrefixCapacity), in s_layout, Capture.Notes.Slice(0, info.NoteBuffers), loads,
-                Paging.IdentityWindow, out error))
+        ulong t0 = Cpu.Rdtsc();
+        if (!Plan(vmcoreinfo, Capture.Loads.Slice(0, info.Loads), out DumpFilterStats stats)) return false;
+        Span<LoadSegment> segments = Segments.Slice(0, s_segmentCount);
+        int noteSize = FilterNote(in stats);
+        ReadOnlySpan<byte> filterNote;
+        fixed (byte* n = s_filterNote.Bytes) filterNote = new ReadOnlySpan<byte>(n, noteSize);
+        if (!Vmcore.ComputeLayout(info.NotesSize + (ulong)noteSize, segments, out s_layout, out ElfCoreError error)
+            || !Vmcore.WritePrefix(new Span<byte>(Prefix, PrefixCapacity), in s_layout, Capture.Notes.Slice(0, info.NoteBuffers), filterNote,
+                segments, Paging.IdentityWindow, out error))
         {
             LogLine l = default;
             l.Append("capture: cannot lay out the vmcore: ");
@@ -48,31 +60,126 @@ static unsafe class DumpExport
             Log.Err(ref l);
             return false;
         }
-        // The dump includes page 0 (the real-mode IVT): map it, readable, for the copy.
-        Paging.MapPage(0);
+        ReportPlan(in stats, Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000);
 
         ulong streamSize = DumpStream.StreamSize(s_layout.FileSize, DumpStream.DefaultChunkSize);
         DumpChannels wanted = (DumpChannels)Params.Current.Choice(BootParam.DumpChannels);
-        byte* window = FindWindow(streamSize, ExportChannels.WantsWindow(wanted), out ulong windowSize);
+        byte* window = FindWindow(streamSize, ExportChannels.WantsWindow(wanted));
         ExportPlan plan = ExportChannels.Choose(wanted, window != null);
         bool toWindow = plan.ToWindow, toDebugcon = plan.ToDebugcon;
         if (plan.WindowMissing) Log.Emerg("capture: dump_channels=window but no usable window; falling back to debugcon");
-        Log.Info($"capture: exporting vmcore: {s_layout.FileSize} bytes ({s_loadCount} PT_LOADs, {info.NotesSize} bytes of notes) to {(toWindow && toDebugcon ? "window and debugcon" : toWindow ? "window" : "debugcon")}");
+        Log.Info($"capture: exporting vmcore: {s_layout.FileSize} bytes ({s_segmentCount} PT_LOADs, {info.NotesSize + (ulong)noteSize} bytes of notes) to {(toWindow && toDebugcon ? "window and debugcon" : toWindow ? "window" : "debugcon")}");
 
-        ulong t0 = Cpu.Rdtsc();
+        ulong t1 = Cpu.Rdtsc();
         Stream(window, toWindow, toDebugcon);
-        ulong us = Clock.TicksToNs(Cpu.Rdtsc() - t0, Clock.TscKhz) / 1000;
+        ulong us = Clock.TicksToNs(Cpu.Rdtsc() - t1, Clock.TscKhz) / 1000;
         ulong mbps = us == 0 ? 0 : streamSize / us;
-        Log.Info($"capture: export done: {streamSize} bytes in {us / 1000} ms ({mbps} MB/s, checksums {Clock.TicksToNs(s_sumTicks, Clock.TscKhz) / 1000000} ms)");
+        Log.Info($"capture: export done: {streamSize} bytes in {us / 1000} ms ({mbps} MB/s, copy and checksums {Clock.TicksToNs(s_sumTicks, Clock.TscKhz) / 1000000} ms)");
         return true;
     }
 
-    /// <summary>The ivshmem BAR mapped, if present, enabled and big enough for the stream.</summary>
-    static byte* FindWindow(ulong streamSize, bool wanted, out ulong size)
+    /// <summary>
+    /// The PT_LOADs: the core header's RAM, mapped (a range the page-table pool cannot map is left
+    /// out and named), then filtered by dump_level= with the first kernel's owned ranges and the
+    /// ranges VMCOREINFO names.
+    /// </summary>
+    static bool Plan(ReadOnlySpan<byte> vmcoreinfo, ReadOnlySpan<LoadSegment> ram, out DumpFilterStats stats)
     {
-        size = 0;
+        stats = default;
+        LoadSegment* mapped = stackalloc LoadSegment[Capture.MaxLoads];
+        int n = 0;
+        for (int i = 0; i < ram.Length && n < Capture.MaxLoads; i++)
+        {
+            if (Paging.MapRam(ram[i].PhysAddr, ram[i].Size)) mapped[n++] = ram[i];
+            else Log.Emerg($"capture: cannot map RAM [mem 0x{ram[i].PhysAddr:x}-0x{ram[i].End - 1:x}]: the page-table pool is used up; it is left out of the dump");
+        }
+        // The dump includes page 0 (the real-mode IVT) when it is kept: map it, readable, for the copy.
+        Paging.MapPage(0);
+        PhysicalWindow memory = PhysicalWindow.Identity(0, Paging.IdentityWindow.Start + Paging.IdentityWindow.Length);
+
+        int level = Params.Current.DumpLevel;
+        PhysRange* owned = stackalloc PhysRange[MaxOwned];
+        int ownedCount = 0;
+        if ((level & DumpFilter.FreePages) != 0 && !ReadOwnedRanges(vmcoreinfo, new Span<PhysRange>(owned, MaxOwned), out ownedCount))
+            level &= ~DumpFilter.FreePages;
+        PhysRange* named = stackalloc PhysRange[MaxNamed];
+        int namedCount = Vmcoreinfo.NamedRanges(vmcoreinfo, new Span<PhysRange>(named, MaxNamed));
+
+        if (!DumpFilter.Plan(level, new ReadOnlySpan<LoadSegment>(mapped, n), new ReadOnlySpan<PhysRange>(owned, ownedCount),
+                new ReadOnlySpan<PhysRange>(named, namedCount), in memory, Segments, out s_segmentCount, out stats, out ElfCoreError error))
+        {
+            LogLine l = default;
+            l.Append("capture: cannot plan the dump at dump_level ");
+            l.AppendDecimal(level);
+            l.Append(": ");
+            error.Describe(ref l);
+            Log.Err(ref l);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The first kernel's owned-ranges table through VMCOREINFO; false (free pages then kept) when it is missing or damaged.</summary>
+    static bool ReadOwnedRanges(ReadOnlySpan<byte> vmcoreinfo, Span<PhysRange> into, out int count)
+    {
+        count = 0;
+        if (!Vmcoreinfo.FindSymbol(vmcoreinfo, "owned_ranges", out ulong at) || !Vmcoreinfo.FindSize(vmcoreinfo, "owned_ranges", out ulong size))
+        {
+            Log.Emerg("capture: VMCOREINFO names no owned_ranges table: free pages cannot be told apart, so they are kept");
+            return false;
+        }
+        byte* p = size <= 1 << 20 ? Paging.IdentityWindow.Map(at, size) : null;
+        OwnedRanges.Problem problem = p == null ? OwnedRanges.Problem.TooShort
+            : OwnedRanges.Read(new ReadOnlySpan<byte>(p, (int)size), into, out count);
+        if (problem == OwnedRanges.Problem.None) return true;
+        LogLine l = default;
+        l.Append("capture: the owned_ranges table at 0x");
+        l.AppendHex(at, 0);
+        l.Append(p == null ? " is outside the first kernel's memory" : " has ");
+        if (p != null) l.Append(OwnedRanges.Describe(problem));
+        l.Append(": free pages cannot be told apart, so they are kept");
+        Log.Emerg(ref l);
+        count = 0;
+        return false;
+    }
+
+    /// <summary>The NMIDUMP dump-filter note (its level and what was left out), for the inspector; returns its size.</summary>
+    static int FilterNote(in DumpFilterStats stats)
+    {
+        byte* text = stackalloc byte[192];
+        int length = DumpFilter.WriteNoteText(new Span<byte>(text, 192), in stats);
+        fixed (byte* n = s_filterNote.Bytes)
+            return ElfNote.Write(new Span<byte>(n, 256), DumpFilter.NoteName, DumpFilter.NoteType, new ReadOnlySpan<byte>(text, length));
+    }
+
+    static void ReportPlan(in DumpFilterStats s, ulong us)
+    {
+        LogLine l = default;
+        l.Append("capture: dump_level ");
+        l.AppendDecimal(s.Level);
+        l.Append(" (");
+        DumpFilter.DescribeLevel(ref l, s.Level);
+        l.Append("): RAM ");
+        l.AppendDecimal(s.RamBytes >> 20);
+        l.Append(" MiB, file ");
+        l.AppendDecimal(s.DataBytes >> 10);
+        l.Append(" KiB, zero pages ");
+        l.AppendDecimal(s.ZeroBytes >> 10);
+        l.Append(" KiB, free left out ");
+        l.AppendDecimal(s.FreeBytes >> 20);
+        l.Append(" MiB; ");
+        l.AppendDecimal(s.Segments);
+        l.Append(" PT_LOADs, planned in ");
+        l.AppendDecimal(us);
+        l.Append(" us");
+        Log.Info(ref l);
+    }
+
+    /// <summary>The ivshmem BAR, its first streamSize bytes mapped, if present, enabled and big enough for the stream.</summary>
+    static byte* FindWindow(ulong streamSize, bool wanted)
+    {
         if (!wanted || !Pci.Find(IvshmemVendor, IvshmemDevice, out int dev, out int fn)) return null;
-        if (!Pci.MemoryBar(dev, fn, IvshmemSharedMemoryBar, out ulong address, out size))
+        if (!Pci.MemoryBar(dev, fn, IvshmemSharedMemoryBar, out ulong address, out ulong size))
         {
             Log.Emerg("capture: ivshmem window found but its BAR is not assigned");
             return null;
@@ -82,16 +189,17 @@ static unsafe class DumpExport
             Log.Emerg($"capture: the window is {size} bytes but the dump stream needs {streamSize}; not using it");
             return null;
         }
-        if (!Paging.MapIdentity(address, size, uncached: false))
+        // Only the part the stream uses: a 64 GiB window would otherwise take 64 page directories.
+        if (!Paging.MapIdentity(address, streamSize, uncached: false))
         {
-            Log.Emerg($"capture: cannot map the window at 0x{address:x} ({size} bytes)");
+            Log.Emerg($"capture: cannot map the window at 0x{address:x} ({streamSize} bytes): the page-table pool is used up");
             return null;
         }
         Log.Info($"capture: window at 0x{address:x}, {size >> 20} MiB (ivshmem on PCI 00:{dev:x2}.{fn})");
         return (byte*)address;
     }
 
-    /// <summary>Contiguous bytes of the vmcore file at offset: the prefix buffer, or first-kernel RAM.</summary>
+    /// <summary>Contiguous bytes of the vmcore file at offset: the prefix buffer, or first-kernel RAM (a PT_LOAD's file part).</summary>
     static byte* Piece(ulong offset, out ulong available)
     {
         if (offset < s_layout.LoadsOffset)
@@ -100,20 +208,25 @@ static unsafe class DumpExport
             return Prefix + offset;
         }
         ulong start = s_layout.LoadsOffset;
-        ReadOnlySpan<LoadSegment> loads = Capture.Loads;
-        for (int i = 0; i < s_loadCount; i++)
+        ReadOnlySpan<LoadSegment> loads = Segments;
+        for (int i = 0; i < s_segmentCount; i++)
         {
-            if (offset < start + loads[i].Size)
+            if (offset < start + loads[i].FileSize)
             {
-                available = start + loads[i].Size - offset;
+                available = start + loads[i].FileSize - offset;
                 return (byte*)(loads[i].PhysAddr + (offset - start));
             }
-            start += loads[i].Size;
+            start += loads[i].FileSize;
         }
         available = 0;
         return null;
     }
 
+    /// <summary>
+    /// The stream. Each chunk is copied once, into the window (or the chunk buffer for debugcon
+    /// alone), and checksummed in the same pass; its header follows the payload in the window, so a
+    /// host following the window never takes a chunk before its bytes are there.
+    /// </summary>
     static void Stream(byte* window, bool toWindow, bool toDebugcon)
     {
         ulong length = s_layout.FileSize;
@@ -123,29 +236,32 @@ static unsafe class DumpExport
         ulong pos = 0, fold = 0, nextProgress = ProgressStep;
 
         DumpStream.WriteHeader(new Span<byte>(small, DumpStream.HeaderSize), length, chunkSize);
-        Emit(window, ref pos, small, DumpStream.HeaderSize, toWindow, toDebugcon);
+        Publish(window, pos, small, DumpStream.HeaderSize, toWindow, toDebugcon);
+        pos += DumpStream.HeaderSize;
 
         for (ulong c = 0; c < chunks; c++)
         {
             ulong start = c * chunkSize, n = length - start < chunkSize ? length - start : chunkSize;
-            // One copy of the chunk (straight into its place in the window when there is one),
-            // then the checksum and the send both from that copy, never from live RAM again.
+            // One copy of the chunk (straight into its place in the window when there is one), the
+            // checksum taken over the words as they are stored, the send from that copy: never
+            // from live RAM again.
             byte* stage = toWindow ? window + pos + DumpStream.ChunkHeaderSize : Staging;
+            ulong t1 = Cpu.Rdtsc();
+            DumpStream.ChecksumState sum = DumpStream.ChecksumState.Start();
             for (ulong done = 0; done < n;)
             {
                 byte* p = Piece(start + done, out ulong avail);
                 ulong take = avail < n - done ? avail : n - done;
-                Copy(stage + done, p, take);
+                sum.AddCopy(stage + done, p, take);
                 done += take;
             }
-            ulong t1 = Cpu.Rdtsc();
-            ulong checksum = DumpStream.Checksum(stage, n);
+            ulong checksum = sum.Finish();
             s_sumTicks += Cpu.Rdtsc() - t1;
             fold = DumpStream.Fold(fold, checksum);
             DumpStream.WriteChunkHeader(new Span<byte>(small, DumpStream.ChunkHeaderSize), (uint)c, (uint)n, checksum);
-            Emit(window, ref pos, small, DumpStream.ChunkHeaderSize, toWindow, toDebugcon);
+            Publish(window, pos, small, DumpStream.ChunkHeaderSize, toWindow, toDebugcon);
             if (toDebugcon) Cpu.Outsb(DebugconPort, stage, n);
-            pos += n;
+            pos += DumpStream.ChunkHeaderSize + n;
             if (c == 0 && Params.Current.CaptureNmiTest) Capture.WaitForTestNmis();
             if (start + n >= nextProgress)
             {
@@ -154,20 +270,21 @@ static unsafe class DumpExport
             }
         }
         DumpStream.WriteTrailer(new Span<byte>(small, DumpStream.TrailerSize), chunks, length, fold);
-        Emit(window, ref pos, small, DumpStream.TrailerSize, toWindow, toDebugcon);
+        Publish(window, pos, small, DumpStream.TrailerSize, toWindow, toDebugcon);
     }
 
-    static void Emit(byte* window, ref ulong pos, byte* data, ulong n, bool toWindow, bool toDebugcon)
+    /// <summary>
+    /// A header, chunk header or trailer: into the window with its first word (the magic) stored
+    /// last, so a reader that sees the magic sees the rest; to debugcon in order.
+    /// </summary>
+    static void Publish(byte* window, ulong pos, byte* data, int n, bool toWindow, bool toDebugcon)
     {
-        if (toWindow) Copy(window + pos, data, n);
-        if (toDebugcon) Cpu.Outsb(DebugconPort, data, n);
-        pos += n;
-    }
-
-    static void Copy(byte* dst, byte* src, ulong n)
-    {
-        ulong q = n / 8;
-        if (q > 0) CopyQwords(dst, src, q);
-        for (ulong i = q * 8; i < n; i++) dst[i] = src[i];
+        if (toWindow)
+        {
+            byte* dst = window + pos;
+            for (int i = 8; i < n; i++) dst[i] = data[i];
+            System.Threading.Volatile.Write(ref *(ulong*)dst, *(ulong*)data);
+        }
+        if (toDebugcon) Cpu.Outsb(DebugconPort, data, (ulong)n);
     }
 }

@@ -47,7 +47,8 @@ static unsafe partial class Kexec
             Log.Emerg(ref l);
             return;
         }
-        Log.Emerg($"kexec: jumping to the capture image at 0x{s_image.Entry:x}");
+        LogLine jump = $"kexec: jumping to the capture image at 0x{s_image.Entry:x}";
+        Log.LastBeforeJump(KernLevel.Emerg, ref jump);
         ulong jumpTsc = Cpu.Rdtsc();
         VmcoreinfoNote.UpdateAtJump(Clock.TicksToNs(jumpTsc - t0, Clock.TscKhz) / 1000, jumpTsc);
         MachineKexec.Jump(s_image.Base, s_image.RegionSize, s_image.Entry, s_coreHeader, s_cr3);
@@ -62,9 +63,12 @@ static unsafe partial class Kexec
         {
             ulong panicTsc = Cpu.Rdtsc();
             CrashShutdown.MachineCrashShutdown(regs);
-            Log.ReportDroppedInPanic();
-            VmcoreinfoNote.UpdateAtCrash(panicTsc);
+            // As the shootdown's lines (CrashNotes.ReportShootdown): the console gets it only if the jump fails.
+            Log.ReportDroppedInPanic(console: Params.Current.CrashKexecPostNotifiers);
+            VmcoreinfoNote.UpdateAtCrash(panicTsc, Clock.TicksToNs(Cpu.Rdtsc() - panicTsc, Clock.TscKhz) / 1000);
             MachineKexecChecked();
+            // Still here: no jump, so no capture report either. The next console line (the panic
+            // going on) flushes the deferred ones: the shootdown's and the per-CPU lines.
         }
         else if (System.Threading.Interlocked.Exchange(ref s_reportedNoImage, 1) == 0)
         {

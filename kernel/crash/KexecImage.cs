@@ -14,6 +14,9 @@ using System;
 //   PT_DYNAMIC (optional) with no DT_NEEDED and no REL, PLT or RELR relocations; DT_RELA entries
 //   (DT_RELAENT 24) inside a PT_LOAD's file bytes, each R_X86_64_NONE or R_X86_64_RELATIVE with its
 //   8 bytes inside a PT_LOAD. Everything is checked before the first byte of the region is written.
+// The digest covers the file bytes of every PT_LOAD the image executes or writes (PF_X or PF_W): a
+// read-only, non-executable segment holds what only the loader reads (relocations, dynamic
+// symbols) and unwind tables nothing unwinds with, so the crash path need not hash it (capture.ld).
 
 /// <summary>
 /// A loaded capture image, Linux's struct kimage in miniature: where it is, where it starts, its
@@ -71,10 +74,12 @@ public unsafe partial struct KexecImage
     }
 
     /// <summary>
-    /// The ranges the digest covers: each segment's file-backed bytes (p_filesz). The rest of a
-    /// segment (bss) needs no check: the capture image zeroes its own bss before it uses it, so
-    /// whatever happens to those bytes before the jump cannot matter; and hashing 5 MiB of zeros
-    /// under TCG would cost the crash path a quarter of a second.
+    /// The ranges the digest covers: each executable or writable segment's file-backed bytes
+    /// (p_filesz); an empty range for a read-only metadata segment. The rest of a segment (bss)
+    /// needs no check: the capture image zeroes its own bss before it uses it, so whatever happens
+    /// to those bytes before the jump cannot matter; and hashing 5 MiB of zeros under TCG would
+    /// cost the crash path a quarter of a second. Every byte hashed costs the crash path too
+    /// (45 MB/s under TCG): the metadata segment is a fifth of the image.
     /// </summary>
     public readonly int CopyDigestRanges(Span<PhysRange> dst)
     {
@@ -204,7 +209,8 @@ public unsafe partial struct KexecImage
             if (image.SegmentCount == MaxSegments) return Fail(ref image, KexecErrorCode.TooManyLoads, i, MaxSegments + 1, MaxSegments);
             image._segmentStart[image.SegmentCount] = regionBase + vaddr;
             image._segmentSize[image.SegmentCount] = memsz;
-            image._digestSize[image.SegmentCount] = filesz;
+            uint pflags = LittleEndian.U32(ph, Elf.PFlags);
+            image._digestSize[image.SegmentCount] = (pflags & (Elf.PfX | Elf.PfW)) != 0 ? filesz : 0;
             image.SegmentCount++;
             if (vaddr + memsz > image.ImageSize) image.ImageSize = vaddr + memsz;
         }

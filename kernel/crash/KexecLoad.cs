@@ -36,6 +36,7 @@ static unsafe partial class Kexec
     public static void LoadAtBoot(ref Multiboot.Info info, ref Multiboot.Tables tables)
     {
         ReadOnlySpan<byte> crashkernel = Params.Current.Crashkernel;
+        RejectCaptureParameters();
         if (info.ModuleCount == 0)
         {
             Log.Info("kexec: no capture image, kdump disabled");
@@ -57,6 +58,7 @@ static unsafe partial class Kexec
         LogLine ok = default;
         r.Describe(ref ok, crashkernel);
         Log.Info(ref ok);
+        OwnedMemory.Claim(r.Start, r.Size, "crashkernel region");
 
         Multiboot.Module* module = Multiboot.ModuleAt(ref tables, 0);
         var elf = new ReadOnlySpan<byte>((void*)module->Start, (int)(module->End - module->Start));
@@ -78,7 +80,7 @@ static unsafe partial class Kexec
         if (!MachineKexec.Prepare(r.Start, r.Size, out s_cr3, out PhysRange handOver, out PhysRange pageTables)
             || !s_handOver.Take(region, r.Start, handOver) || !s_pageTables.Take(region, r.Start, pageTables))
         {
-            Log.Emerg("kexec: the hand-over code does not fit its control page; kdump disabled");
+            Log.Emerg("kexec: the hand-over code does not fit its control page, or the crash region spans more than its map covers (3 GiB); kdump disabled");
             return;
         }
         CorruptForTest((KexecCorruptTarget)Params.Current.Choice(BootParam.KexecCorruptTest));
@@ -93,6 +95,15 @@ static unsafe partial class Kexec
         armed.Append(")");
         Log.Info(ref armed);
     }
+
+    /// <summary>dump_level= is the capture kernel's (makedumpfile's -d): on this command line it means nothing, so say where it goes.</summary>
+    static void RejectCaptureParameters()
+    {
+        if (!Params.Current.WasGiven(BootParam.DumpLevel)) return;
+        int level = Params.Current.DumpLevel;
+        Log.Err($"dump_level={level} ignored: it is a capture kernel parameter; put it on the capture image's module line (-initrd \"capture.elf dump_level={level}\", or ./build.sh run --dump-level {level})");
+    }
+
 
     /// <summary>
     /// kexec_corrupt_test=: damage, after the digests were taken, one of the things the crash path

@@ -28,6 +28,13 @@ static unsafe class StopStatus
         fixed (uint* s = s_how.State) s[cpu] = (uint)how + 1;
     }
 
+    /// <summary>Forgets a record (CrashNotes.WarmUp's trial save at boot).</summary>
+    public static void Forget(int cpu)
+    {
+        if ((uint)cpu >= PerCpuArea.MaxCpus) return;
+        fixed (uint* s = s_how.State) s[cpu] = 0;
+    }
+
     /// <summary>
     /// After the shootdown (the panicking CPU, once): one note per CPU slot. A late CPU may still
     /// save its registers while this runs; it then has a register note and a "never answered" one,
@@ -44,6 +51,15 @@ static unsafe class StopStatus
             at += NmidumpNote.WriteStopStatus(buffer.Slice(at), in s);
         }
         ElfNote.WriteTerminator(buffer.Slice(at));
+    }
+
+    /// <summary>At boot (CrashNotes.WarmUp): the notes written once as at a crash, then zeroed again.</summary>
+    public static void WarmUp(int me)
+    {
+        ShootdownResult r = default;
+        Write(me, in r);
+        new Span<byte>(Buffer, BufferSize).Clear();
+        s_shootdownTsc = 0;
     }
 
     static CpuStopStatus Status(int cpu, int me, in ShootdownResult r)

@@ -1,10 +1,11 @@
 // The first kernel's VMCOREINFO note (kernel/vmcore_info.c): KEY=value lines the capture kernel and
-// the host tools need to read the dump — where the log ring, the symbol table and the panic
-// message are, the CPUs, RAM, and ACPI's power-off values — written at kexec load time, and
-// completed at crash time with CRASHTIME=, CRASH_CPU=, PANIC_MESSAGE= (the panic message or the
-// oops headline), CRASH_LOG_SEQ= (where the crash's lines begin in the log), CPU_MISSING= and the
-// crash timeline's TSC stamps. It lives in the first kernel's memory; a PT_NOTE of the ELF core
-// header points at it.
+// the host tools need to read the dump — where the log ring, the symbol table, the panic message,
+// the page tables and the owned-ranges table are (each named range is kept whole by dump
+// filtering), the CPUs (lists in cpulist form, CpuList.cs), RAM, and ACPI's power-off values —
+// written at kexec load time, and completed at crash time with CRASHTIME=, CRASH_CPU=,
+// PANIC_MESSAGE= (the panic message or the oops headline), CRASH_LOG_SEQ= (where the crash's lines
+// begin in the log), CPU_MISSING=, NOT_ONLINE_APIC_IDS= and the crash timeline's TSC stamps. It
+// lives in the first kernel's memory; a PT_NOTE of the ELF core header points at it.
 using System;
 
 static unsafe class VmcoreinfoNote
@@ -12,8 +13,16 @@ static unsafe class VmcoreinfoNote
     const int TextCapacity = Vmcoreinfo.DefaultCapacity;
     const int NoteCapacity = TextCapacity + 64;
 
+    const int ListCapacity = 2048;
+
     struct Storage { public fixed byte Text[TextCapacity]; public fixed byte Note[NoteCapacity]; public int Length; }
     static Storage s_storage;
+    // Scratch for a list value (255 CPUs' numbers, 64 RAM ranges): more than a LogLine holds.
+    struct ListBuffer { public fixed byte Bytes[ListCapacity]; public fixed uint Values[AcpiInfo.MaxCpus]; }
+    static ListBuffer s_list;
+
+    static Span<byte> ListText { get { fixed (byte* p = s_list.Bytes) return new Span<byte>(p, ListCapacity); } }
+    static Span<uint> ListValues { get { fixed (uint* p = s_list.Values) return new Span<uint>(p, AcpiInfo.MaxCpus); } }
 
     static Span<byte> Text { get { fixed (byte* p = s_storage.Text) return new Span<byte>(p, TextCapacity); } }
     public static byte* NoteAddress { get { fixed (byte* p = s_storage.Note) return p; } }
@@ -45,14 +54,19 @@ static unsafe class VmcoreinfoNote
         b.AddSize("panic_message", Panic.MessageCapacity);
         b.AddSymbol("crash_notes", (ulong)CrashNotes.Buffer(0));
         b.AddSize("crash_notes", CrashNotes.BufferSize);
+        b.AddLength("crash_notes", PerCpuArea.MaxCpus);
+        b.AddSymbol("vmcoreinfo_note", (ulong)NoteAddress);
+        b.AddSize("vmcoreinfo_note", (ulong)NoteCapacity);
+        b.AddSymbol("owned_ranges", (ulong)OwnedMemory.Address);
+        b.AddSize("owned_ranges", OwnedMemory.Size);
+        b.AddSymbol("page_tables", k.BootPml4);
+        b.AddSize("page_tables", Paging.BootTablesSize);
+        b.AddSymbol("page_table_pool", k.PageTablePool);
         b.AddNumber("nr_cpus", SmpBoot.PossibleCount);
-        LogLine ids = default;
-        for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
-        {
-            if (cpu > 0) ids.AppendChar(',');
-            ids.AppendDecimal(PerCpuArea.Get(cpu)->ApicId);
-        }
-        b.AddText("APIC_IDS", ids.AsSpan());
+        Span<uint> ids = ListValues;
+        int n = SmpBoot.PossibleCount;
+        for (int cpu = 0; cpu < n; cpu++) ids[cpu] = PerCpuArea.Get(cpu)->ApicId;
+        SetList(ref b, "APIC_IDS", ids.Slice(0, n));
         b.AddUnsigned("TSC_KHZ", Clock.TscKhz);
         b.AddDecimal("BOOT_EPOCH", Clock.BootEpochSeconds);
         ref readonly AcpiInfo acpi = ref Platform.Acpi;
@@ -61,27 +75,27 @@ static unsafe class VmcoreinfoNote
             b.AddHex("ACPI_PM1A_CNT", acpi.Pm1aControl);
             b.AddUnsigned("ACPI_SLP_TYPA", acpi.SlpTypA);
         }
-        LogLine mem = default;
-        for (int i = 0; i < ram.Length; i++)
-        {
-            if (i > 0) mem.AppendChar(',');
-            mem.AppendHex(ram[i].Start, 0);
-            mem.AppendChar('-');
-            mem.AppendHex(ram[i].Start + ram[i].Size, 0);
-        }
-        b.AddText("MEMORY", mem.AsSpan());
+        b.AddText("MEMORY", RangesText(ram));
         b.AddText("CAPTURE_ARGS", captureArgs);
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
-        s_storage.Length = b.Length;
+        int loadLength = s_storage.Length = b.Length;
+        // The crash path's own code, run once now and undone (its keys are all new, so they went at
+        // the end): under TCG the first run of code is its translation, which cost 1.2-1.7 ms of the
+        // panic-to-capture time when left to the crash.
+        UpdateAtCrash(0, 0);
+        UpdateAtJump(0, 0);
+        s_storage.Length = loadLength;
         WriteNote();
     }
 
     /// <summary>
-    /// At crash, after the shootdown: when, why, and which CPUs did not answer. The TSC stamps
-    /// (NMI_TSC when the panic came from an NMI, PANIC_START_TSC, PANIC_TSC = crash_kexec,
-    /// SHOOTDOWN_TSC) with the stop-status notes' stop_tsc draw the inspector's timeline.
+    /// At crash, after the shootdown: when, why, which CPUs did not answer and which were never
+    /// online, the page-table pool's use. The TSC stamps (NMI_TSC when the panic came from an NMI,
+    /// PANIC_START_TSC, PANIC_TSC = crash_kexec, SHOOTDOWN_TSC) with the stop-status notes'
+    /// stop_tsc draw the inspector's timeline.
     /// </summary>
-    public static void UpdateAtCrash(ulong panicTsc)
+    /// <param name="shutdownUs">How long machine_crash_shutdown (the shootdown, its report) took, for the capture kernel's timing line.</param>
+    public static void UpdateAtCrash(ulong panicTsc, ulong shutdownUs)
     {
         var b = new VmcoreinfoBuilder(Text, s_storage.Length);
         b.SetDecimal("CRASHTIME", Clock.WallSeconds);
@@ -89,19 +103,19 @@ static unsafe class VmcoreinfoNote
         if (me != null && me->InNmi != 0) b.SetUnsigned("NMI_TSC", me->NmiTsc);
         if (Panic.StartTsc != 0) b.SetUnsigned("PANIC_START_TSC", Panic.StartTsc);
         b.SetUnsigned("PANIC_TSC", panicTsc);
+        b.SetUnsigned("SHUTDOWN_US", shutdownUs);
         if (StopStatus.ShootdownTsc != 0) b.SetUnsigned("SHOOTDOWN_TSC", StopStatus.ShootdownTsc);
         b.SetDecimal("CRASH_CPU", PerCpuArea.ThisCpu);
         b.SetText("PANIC_MESSAGE", Panic.Message);
         if (Panic.CrashLogSeq != Kmsg.NoSeq) b.SetUnsigned("CRASH_LOG_SEQ", Panic.CrashLogSeq);
-        LogLine missing = default;
+        Span<uint> cpus = ListValues;
         int n = 0;
         for (int cpu = 0; cpu < SmpBoot.PossibleCount; cpu++)
-        {
-            if (!SmpBoot.IsOnline(cpu) || CrashNotes.SavedAt(cpu) != 0) continue;
-            if (n++ > 0) missing.AppendChar(',');
-            missing.AppendDecimal(cpu);
-        }
-        if (n > 0) b.SetText("CPU_MISSING", missing.AsSpan());
+            if (SmpBoot.IsOnline(cpu) && CrashNotes.SavedAt(cpu) == 0) cpus[n++] = (uint)cpu;
+        SetList(ref b, "CPU_MISSING", cpus.Slice(0, n));
+        // Who is offline now: a CPU that failed to start may have come online since the load.
+        SetList(ref b, "NOT_ONLINE_APIC_IDS", cpus.Slice(0, SmpBoot.NotOnline(NotOnlineReason.None, cpus)));
+        b.SetSize("page_table_pool", Paging.PoolBytesUsed);
         s_storage.Length = b.Length;
         WriteNote();
     }
@@ -131,6 +145,44 @@ static unsafe class VmcoreinfoNote
         b.SetDecimal(key, value);
         s_storage.Length = b.Length;
         WriteNote();
+    }
+
+    /// <summary>KEY=cpulist in place of an earlier one; an empty list writes no line (a reader takes no line for "none").</summary>
+    static void SetList(ref VmcoreinfoBuilder b, string key, ReadOnlySpan<uint> values)
+    {
+        b.Remove(key);
+        if (values.IsEmpty) return;
+        int n = CpuList.Write(ListText, values);
+        if (n < 0) Log.Warn($"kexec: the {key} list does not fit {ListCapacity} bytes; VMCOREINFO leaves it out");
+        else b.AddText(key, ListText.Slice(0, n));
+    }
+
+    /// <summary>"start-end,start-end" in hex, as MEMORY= is read by the capture kernel.</summary>
+    static ReadOnlySpan<byte> RangesText(ReadOnlySpan<PhysRange> ram)
+    {
+        Span<byte> t = ListText;
+        int p = 0;
+        for (int i = 0; i < ram.Length; i++)
+        {
+            if (p + 40 > t.Length) break;
+            if (i > 0) t[p++] = (byte)',';
+            p = PutHex(t, p, ram[i].Start);
+            t[p++] = (byte)'-';
+            p = PutHex(t, p, ram[i].Start + ram[i].Size);
+        }
+        return t.Slice(0, p);
+    }
+
+    static int PutHex(Span<byte> t, int p, ulong v)
+    {
+        int digits = 1;
+        for (ulong x = v >> 4; x != 0; x >>= 4) digits++;
+        for (int k = digits - 1; k >= 0; k--, v >>= 4)
+        {
+            int d = (int)(v & 0xF);
+            t[p + k] = (byte)(d < 10 ? '0' + d : 'a' + d - 10);
+        }
+        return p + digits;
     }
 
     static void WriteNote()

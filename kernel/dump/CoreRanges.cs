@@ -23,16 +23,31 @@ public struct PhysRange
 
 /// <summary>
 /// A preserved memory range as a PT_LOAD describes it: physical start (p_paddr), the virtual address
-/// it is mapped at (p_vaddr; the identity here) and its size (p_filesz = p_memsz).
+/// it is mapped at (p_vaddr; the identity here), its size (p_memsz) and how much of it the file
+/// holds (p_filesz): the rest, up to Size, is memory that was all zeros and reads as zeros (ELF's
+/// rule, what makedumpfile's zero-page exclusion relies on in ELF output).
 /// </summary>
 public struct LoadSegment
 {
     public ulong PhysAddr, VirtAddr, Size;
+    public ulong FileSize;
 
+    /// <summary>A range held whole in the file (p_filesz = p_memsz), as the core header describes RAM.</summary>
     public LoadSegment(ulong physAddr, ulong virtAddr, ulong size)
     {
         PhysAddr = physAddr;
         VirtAddr = virtAddr;
         Size = size;
+        FileSize = size;
     }
+
+    public LoadSegment(ulong physAddr, ulong virtAddr, ulong size, ulong fileSize)
+    {
+        PhysAddr = physAddr;
+        VirtAddr = virtAddr;
+        Size = size;
+        FileSize = fileSize;
+    }
+
+    public readonly ulong End => PhysAddr + Size;
 }

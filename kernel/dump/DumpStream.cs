@@ -2,7 +2,9 @@
 // channel (the shared-memory window, debugcon): a header with the total length, the vmcore in
 // chunks that each carry their index, length and a checksum, and a trailer. The host accepts a
 // dump only if every chunk is there, in order, intact, and the lengths add up, so a truncated or
-// damaged transfer is named, never taken for a good one.
+// damaged transfer is named, never taken for a good one. In the window each chunk's payload is
+// written before its header, and each header's magic last, so a reader following the window while
+// the guest writes (DumpStreamReader) may take a chunk as soon as its magic is there.
 //
 //   header  (64 bytes)  "NMIDUMP1", u32 version, u32 chunk size, u64 vmcore length, u64 chunk count,
 //                       u32 header CRC-32 (over bytes 0..39, CRC field zero), padding
@@ -63,6 +65,46 @@ public static unsafe class DumpStream
             for (ulong k = words * 8; k < length; k++)
             {
                 a += data[k];
+                b += a;
+            }
+            _a = a;
+            _b = b;
+        }
+
+        /// <summary>
+        /// Copies <paramref name="length"/> bytes from src to dst and adds them, in one pass: every
+        /// word is loaded once, summed and stored from the same register, so the checksum is of
+        /// exactly the bytes sent, whatever the source does meanwhile (and a second read of the
+        /// source costs nothing under TCG, where the reads dominate).
+        /// </summary>
+        public void AddCopy(byte* dst, byte* src, ulong length)
+        {
+            ulong a = _a, b = _b;
+            ulong words = length / 8;
+            ulong* s = (ulong*)src;
+            ulong* d = (ulong*)dst;
+            ulong i = 0;
+            for (; i + 4 <= words; i += 4)
+            {
+                ulong w0 = s[i], w1 = s[i + 1], w2 = s[i + 2], w3 = s[i + 3];
+                d[i] = w0; d[i + 1] = w1; d[i + 2] = w2; d[i + 3] = w3;
+                a += w0; b += a;
+                a += w1; b += a;
+                a += w2; b += a;
+                a += w3; b += a;
+            }
+            for (; i < words; i++)
+            {
+                ulong w = s[i];
+                d[i] = w;
+                a += w;
+                b += a;
+            }
+            for (ulong k = words * 8; k < length; k++)
+            {
+                byte v = src[k];
+                dst[k] = v;
+                a += v;
                 b += a;
             }
             _a = a;
@@ -156,52 +198,151 @@ public static unsafe class DumpStream
     }
 
     /// <summary>
+    /// The decoder, fed one piece at a time: the header, each chunk with its chunk header, the
+    /// trailer. Spans are at most a chunk long, so a stream of any length (a 64 GiB full dump) is
+    /// checked as it is read, or as it arrives in a window the guest is still writing. Each call
+    /// says whether the piece was good; on the first bad one <see cref="Result"/> names the problem.
+    /// </summary>
+    public struct Reader
+    {
+        uint _chunkSize;
+        ulong _fold;
+        /// <summary>Length and Chunks once the header is read; Problem when something was wrong.</summary>
+        public Result Result;
+        /// <summary>Index of the next chunk.</summary>
+        public ulong NextChunk;
+        /// <summary>Vmcore bytes checked so far (where the next chunk's payload goes in the vmcore).</summary>
+        public ulong Done;
+        /// <summary>Stream offset of the next piece.</summary>
+        public ulong Position;
+
+        public readonly uint ChunkSize => _chunkSize;
+        public readonly bool ChunksDone => NextChunk == Result.Chunks;
+        /// <summary>Stream bytes of the whole stream the header describes.</summary>
+        public readonly ulong StreamLength => StreamSize(Result.Length, _chunkSize);
+        /// <summary>Stream bytes the next chunk takes, its header included.</summary>
+        public readonly int NextChunkBytes => ChunkHeaderSize + (int)(Result.Length - Done < _chunkSize ? Result.Length - Done : _chunkSize);
+
+        /// <summary>
+        /// The header: <paramref name="head"/> is the stream's first bytes, up to HeaderSize of them
+        /// (fewer when the channel holds fewer).
+        /// </summary>
+        public bool ReadHeader(ReadOnlySpan<byte> head)
+        {
+            this = default;
+            if (head.Length < HeaderSize) return Fail(head.Length == 0 || AllZero(head) ? Problem.NoHeader : Problem.HeaderCut, (ulong)head.Length);
+            if (!head.Slice(0, 8).SequenceEqualTo(Magic)) return Fail(AllZero(head.Slice(0, HeaderSize)) ? Problem.NoHeader : Problem.BadMagic, 0);
+            Span<byte> h = stackalloc byte[40];
+            head.Slice(0, 40).CopyTo(h);
+            if (Get32(head, 40) != Crc32.Compute(h)) return Fail(Problem.BadHeaderCrc, 0);
+            uint version = Get32(head, 8);
+            if (version != Version) { Result.Got = version; return Fail(Problem.BadVersion, 0); }
+            uint chunkSize = Get32(head, 12);
+            Result.Length = Get64(head, 16);
+            Result.Chunks = Get64(head, 24);
+            if (chunkSize == 0 || chunkSize > 1 << 30 || Result.Chunks != ChunkCount(Result.Length, chunkSize))
+            {
+                Result.Got = chunkSize;
+                return Fail(Problem.BadChunkSize, 0);
+            }
+            _chunkSize = chunkSize;
+            Position = HeaderSize;
+            return true;
+        }
+
+        /// <summary>
+        /// The next chunk: <paramref name="piece"/> holds the stream from <see cref="Position"/> on, at
+        /// most <see cref="NextChunkBytes"/> of it (fewer when the channel ends sooner). On success
+        /// <paramref name="payload"/> is its vmcore bytes, to go at offset Done before this call.
+        /// </summary>
+        public bool ReadChunk(ReadOnlySpan<byte> piece, out ReadOnlySpan<byte> payload)
+        {
+            payload = default;
+            ulong i = NextChunk, at = Position;
+            ulong want = Result.Length - Done < _chunkSize ? Result.Length - Done : _chunkSize;
+            if ((ulong)piece.Length < ChunkHeaderSize + want)
+            {
+                Result.ChunkIndex = i;
+                Result.Expected = StreamLength;
+                return Fail(Problem.Truncated, at + (ulong)piece.Length);
+            }
+            if (Get32(piece, 0) != ChunkMagic)
+            {
+                Result.ChunkIndex = i;
+                Result.Expected = StreamLength;
+                return Fail(AllZero(piece.Slice(0, ChunkHeaderSize)) ? Problem.Truncated : Problem.BadChunk, at);
+            }
+            uint index = Get32(piece, 4), n = Get32(piece, 8);
+            if (index != i) { Result.Expected = i; Result.Got = index; Result.ChunkIndex = i; return Fail(Problem.ChunkOutOfOrder, Result.Offset); }
+            if (n != want) { Result.ChunkIndex = i; Result.Expected = want; Result.Got = n; return Fail(Problem.ChunkTooLong, Result.Offset); }
+            ulong expected = Get64(piece, 16);
+            ReadOnlySpan<byte> bytes = piece.Slice(ChunkHeaderSize, (int)n);
+            ulong got = Checksum(bytes);
+            if (got != expected) { Result.ChunkIndex = i; Result.Expected = expected; Result.Got = got; return Fail(Problem.ChecksumMismatch, Done); }
+            _fold = Fold(_fold, got);
+            payload = bytes;
+            Done += n;
+            Position += ChunkHeaderSize + n;
+            NextChunk++;
+            return true;
+        }
+
+        /// <summary>The trailer after the last chunk: <paramref name="piece"/> holds up to TrailerSize bytes from Position.</summary>
+        public bool ReadTrailer(ReadOnlySpan<byte> piece)
+        {
+            if (piece.Length < TrailerSize || Get32(piece, 0) != TrailerMagic) return Fail(Problem.BadTrailer, Position);
+            if (Get64(piece, 8) != Result.Chunks || Get64(piece, 16) != Result.Length)
+            {
+                Result.Expected = Result.Length;
+                Result.Got = Get64(piece, 16);
+                return Fail(Problem.LengthMismatch, Result.Offset);
+            }
+            if (Get64(piece, 24) != _fold)
+            {
+                Result.ChunkIndex = Result.Chunks;
+                Result.Expected = Get64(piece, 24);
+                Result.Got = _fold;
+                return Fail(Problem.ChecksumMismatch, 0);
+            }
+            Position += TrailerSize;
+            return true;
+        }
+
+        bool Fail(Problem p, ulong offset)
+        {
+            Result.Problem = p;
+            Result.Offset = offset;
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Checks a whole stream and copies the vmcore out of it into output (which must hold the
     /// header's length; pass an empty span to only check, then call again with room).
     /// </summary>
     public static Result Decode(ReadOnlySpan<byte> stream, Span<byte> output)
     {
-        Result r = default;
-        if (stream.Length < HeaderSize) { r.Problem = stream.Length == 0 || AllZero(stream) ? Problem.NoHeader : Problem.HeaderCut; r.Offset = (ulong)stream.Length; return r; }
-        if (!stream.Slice(0, 8).SequenceEqualTo(Magic)) { r.Problem = AllZero(stream.Slice(0, HeaderSize)) ? Problem.NoHeader : Problem.BadMagic; return r; }
-        Span<byte> h = stackalloc byte[40];
-        stream.Slice(0, 40).CopyTo(h);
-        if (Get32(stream, 40) != Crc32.Compute(h)) { r.Problem = Problem.BadHeaderCrc; return r; }
-        uint version = Get32(stream, 8);
-        if (version != Version) { r.Problem = Problem.BadVersion; r.Got = version; return r; }
-        uint chunkSize = Get32(stream, 12);
-        r.Length = Get64(stream, 16);
-        r.Chunks = Get64(stream, 24);
-        if (chunkSize == 0 || chunkSize > 1 << 30 || r.Chunks != ChunkCount(r.Length, chunkSize)) { r.Problem = Problem.BadChunkSize; r.Got = chunkSize; return r; }
+        Reader r = default;
+        if (!r.ReadHeader(stream.Length < HeaderSize ? stream : stream.Slice(0, HeaderSize))) return r.Result;
         bool copy = !output.IsEmpty;
-        if (copy && (ulong)output.Length < r.Length) { r.Problem = Problem.LengthMismatch; r.Expected = r.Length; r.Got = (ulong)output.Length; return r; }
-
-        ulong at = HeaderSize, done = 0, fold = 0;
-        for (ulong i = 0; i < r.Chunks; i++)
+        if (copy && (ulong)output.Length < r.Result.Length)
         {
-            ulong want = r.Length - done < chunkSize ? r.Length - done : chunkSize;
-            if ((ulong)stream.Length < at + ChunkHeaderSize + want)
-            {
-                r.Problem = Problem.Truncated; r.ChunkIndex = i; r.Offset = (ulong)stream.Length; r.Expected = StreamSize(r.Length, chunkSize);
-                return r;
-            }
-            if (Get32(stream, (int)at) != ChunkMagic) { r.Problem = AllZero(stream.Slice((int)at, ChunkHeaderSize)) ? Problem.Truncated : Problem.BadChunk; r.ChunkIndex = i; r.Offset = at; r.Expected = StreamSize(r.Length, chunkSize); return r; }
-            uint index = Get32(stream, (int)at + 4), n = Get32(stream, (int)at + 8);
-            if (index != i) { r.Problem = Problem.ChunkOutOfOrder; r.Expected = i; r.Got = index; r.ChunkIndex = i; return r; }
-            if (n != want) { r.Problem = Problem.ChunkTooLong; r.ChunkIndex = i; r.Expected = want; r.Got = n; return r; }
-            ulong expected = Get64(stream, (int)at + 16);
-            ReadOnlySpan<byte> payload = stream.Slice((int)(at + ChunkHeaderSize), (int)n);
-            ulong got = Checksum(payload);
-            if (got != expected) { r.Problem = Problem.ChecksumMismatch; r.ChunkIndex = i; r.Offset = done; r.Expected = expected; r.Got = got; return r; }
-            if (copy) payload.CopyTo(output.Slice((int)done));
-            fold = Fold(fold, got);
-            done += n;
-            at += ChunkHeaderSize + n;
+            r.Result.Problem = Problem.LengthMismatch;
+            r.Result.Expected = r.Result.Length;
+            r.Result.Got = (ulong)output.Length;
+            return r.Result;
         }
-        if ((ulong)stream.Length < at + TrailerSize || Get32(stream, (int)at) != TrailerMagic) { r.Problem = Problem.BadTrailer; r.Offset = at; return r; }
-        if (Get64(stream, (int)at + 8) != r.Chunks || Get64(stream, (int)at + 16) != r.Length) { r.Problem = Problem.LengthMismatch; r.Expected = r.Length; r.Got = Get64(stream, (int)at + 16); return r; }
-        if (Get64(stream, (int)at + 24) != fold) { r.Problem = Problem.ChecksumMismatch; r.ChunkIndex = r.Chunks; r.Expected = Get64(stream, (int)at + 24); r.Got = fold; return r; }
-        return r;
+        while (!r.ChunksDone)
+        {
+            ulong at = r.Position, done = r.Done;
+            ReadOnlySpan<byte> piece = at >= (ulong)stream.Length ? default : stream.Slice((int)at);
+            if (piece.Length > r.NextChunkBytes) piece = piece.Slice(0, r.NextChunkBytes);
+            if (!r.ReadChunk(piece, out ReadOnlySpan<byte> payload)) return r.Result;
+            if (copy) payload.CopyTo(output.Slice((int)done));
+        }
+        ReadOnlySpan<byte> tail = r.Position >= (ulong)stream.Length ? default : stream.Slice((int)r.Position);
+        r.ReadTrailer(tail.Length > TrailerSize ? tail.Slice(0, TrailerSize) : tail);
+        return r.Result;
     }
 
     static bool AllZero(ReadOnlySpan<byte> s)

@@ -55,6 +55,8 @@ public enum ElfCoreErrorCode
     LayoutOverflow,
     /// <summary>A note buffer changed between validation and the merge. Index: note buffer.</summary>
     NoteChanged,
+    /// <summary>Memory the dump filter must look at is outside the readable window. A: start, B: size.</summary>
+    MemoryUnreadable,
 }
 
 /// <summary>A reason with its numbers, printed in one line by <see cref="Describe"/>.</summary>
@@ -138,6 +140,9 @@ public struct ElfCoreError
             case ElfCoreErrorCode.LayoutOverflow: l.Append("dump layout overflows (notes 0x"); l.AppendHex(A, 1); l.Append(" bytes)"); break;
             case ElfCoreErrorCode.NoteChanged:
                 l.Append("note buffer "); l.AppendDecimal((long)Index); l.Append(" changed after it was validated");
+                break;
+            case ElfCoreErrorCode.MemoryUnreadable:
+                l.Append("memory [0x"); l.AppendHex(A, 1); l.Append("-0x"); l.AppendHex(A + B - 1, 1); l.Append("] cannot be read (not mapped)");
                 break;
             default: l.Append("unknown error "); l.AppendDecimal((long)Code); break;
         }

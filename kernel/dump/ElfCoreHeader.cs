@@ -72,12 +72,12 @@ public static unsafe class ElfCoreHeader
         for (int i = 0; i < noteBuffers.Length; i++, p += Elf.ProgramHeaderSize)
         {
             PhysRange n = noteBuffers[i];
-            WriteProgramHeader(dst.Slice(p), Elf.PtNote, 0, n.Start, 0, n.Start, n.Size, 0);
+            WriteProgramHeader(dst.Slice(p), Elf.PtNote, 0, n.Start, 0, n.Start, n.Size, n.Size, 0);
         }
         for (int i = 0; i < loads.Length; i++, p += Elf.ProgramHeaderSize)
         {
             LoadSegment l = loads[i];
-            WriteProgramHeader(dst.Slice(p), Elf.PtLoad, Elf.PfR | Elf.PfW | Elf.PfX, l.PhysAddr, l.VirtAddr, l.PhysAddr, l.Size, 0);
+            WriteProgramHeader(dst.Slice(p), Elf.PtLoad, Elf.PfR | Elf.PfW | Elf.PfX, l.PhysAddr, l.VirtAddr, l.PhysAddr, l.Size, l.Size, 0);
         }
         return size;
     }
@@ -99,15 +99,15 @@ public static unsafe class ElfCoreHeader
         LittleEndian.Put16(dst, Elf.EPhnum, (ushort)programHeaders);
     }
 
-    internal static void WriteProgramHeader(Span<byte> dst, uint type, uint flags, ulong offset, ulong vaddr, ulong paddr, ulong size, ulong align)
+    internal static void WriteProgramHeader(Span<byte> dst, uint type, uint flags, ulong offset, ulong vaddr, ulong paddr, ulong fileSize, ulong memSize, ulong align)
     {
         LittleEndian.Put32(dst, Elf.PType, type);
         LittleEndian.Put32(dst, Elf.PFlags, flags);
         LittleEndian.Put64(dst, Elf.POffset, offset);
         LittleEndian.Put64(dst, Elf.PVaddr, vaddr);
         LittleEndian.Put64(dst, Elf.PPaddr, paddr);
-        LittleEndian.Put64(dst, Elf.PFilesz, size);
-        LittleEndian.Put64(dst, Elf.PMemsz, size);
+        LittleEndian.Put64(dst, Elf.PFilesz, fileSize);
+        LittleEndian.Put64(dst, Elf.PMemsz, memSize);
         LittleEndian.Put64(dst, Elf.PAlign, align);
     }
 

@@ -21,6 +21,9 @@ using System;
 //
 // type 0x4e4d0002, capture entry, 8 bytes (the capture kernel appends it to the merged PT_NOTE):
 //        0     8  entry_tsc    TSC at the capture kernel's first C# instruction (same TSC as the first kernel's)
+//
+// type 0x4e4d0003, dump filter, text (the capture kernel appends it when it filters, DumpFilter.cs):
+//   KEY=value lines as VMCOREINFO's: DUMP_LEVEL, RAM_BYTES, DATA_BYTES, ZERO_BYTES, FREE_BYTES, SEGMENTS
 
 /// <summary>How a CPU stopped for the dump: the state field of a stop-status note.</summary>
 public enum CpuStopState : uint
@@ -82,7 +85,7 @@ public struct CpuStopStatus
 public static class NmidumpNote
 {
     public const string Owner = "NMIDUMP";
-    public const uint StopStatusType = 1, CaptureEntryType = 0x4E4D_0002;
+    public const uint StopStatusType = 1, CaptureEntryType = 0x4E4D_0002, DumpFilterType = 0x4E4D_0003;
     public const int StopStatusDescSize = 24, CaptureEntryDescSize = 8;
     /// <summary>12 + 8 ("NMIDUMP\0") + 24.</summary>
     public const int StopStatusNoteSize = ElfNote.HeaderSize + 8 + StopStatusDescSize;

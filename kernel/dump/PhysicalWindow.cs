@@ -22,6 +22,14 @@ public unsafe struct PhysicalWindow
     /// <summary>Identity-mapped physical memory [start, end): the pointer is the address.</summary>
     public static PhysicalWindow Identity(ulong start, ulong end) => new PhysicalWindow((byte*)start, start, end > start ? end - start : 0);
 
+    /// <summary>True if [pa, pa + length) lies inside the window (for a window based at address 0, Map gives null for pa 0).</summary>
+    public readonly bool Contains(ulong pa, ulong length)
+    {
+        if (pa < Start) return false;
+        ulong offset = pa - Start;
+        return offset <= Length && length <= Length - offset;
+    }
+
     /// <summary>Where [pa, pa + length) can be read, or null when any of it lies outside the window.</summary>
     public readonly byte* Map(ulong pa, ulong length)
     {

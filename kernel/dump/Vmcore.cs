@@ -7,13 +7,14 @@ using System;
 //
 //   offset                   Elf64_Ehdr (ET_CORE, EM_X86_64), e_phnum = 1 + loads
 //   64                       PT_NOTE  p_offset = NotesOffset, p_filesz = p_memsz = NotesSize, align 4
-//   64 + 56                  PT_LOAD  p_offset = its place below, p_paddr/p_vaddr from the core header,
-//   ...                               p_filesz = p_memsz = size, flags R|W|X
+//   64 + 56                  PT_LOAD  p_offset = its place below, p_paddr/p_vaddr as planned (DumpFilter),
+//   ...                               p_filesz <= p_memsz (the rest reads as zeros), flags R|W|X
 //   NotesOffset              every note of every non-empty note buffer, in core-header order, terminators
-//                            dropped (= 64 + 56 * e_phnum, right after the headers)
+//                            dropped (= 64 + 56 * e_phnum, right after the headers), then the capture
+//                            kernel's own notes (the dump-filter note)
 //   ...                      zero padding
-//   LoadsOffset              the first PT_LOAD's bytes (NotesOffset + NotesSize rounded up to 4 KiB),
-//                            then each next PT_LOAD right after the previous one
+//   LoadsOffset              the first PT_LOAD's p_filesz bytes (NotesOffset + NotesSize rounded up to
+//                            4 KiB), then each next PT_LOAD's right after the previous one
 //
 // Linux also rounds the notes' start and each PT_LOAD out to whole pages so that /proc/vmcore can be
 // mmap()ed; a file streamed out of the capture kernel has no use for that, so only the start of the
@@ -54,8 +55,9 @@ public static unsafe class Vmcore
         ulong size = layout.LoadsOffset;
         for (int i = 0; i < loads.Length; i++)
         {
-            if (loads[i].Size > ulong.MaxValue - size) return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.LayoutOverflow, i, notesSize, 0);
-            size += loads[i].Size;
+            if (loads[i].FileSize > loads[i].Size || loads[i].FileSize > ulong.MaxValue - size)
+                return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.LayoutOverflow, i, notesSize, 0);
+            size += loads[i].FileSize;
         }
         layout.FileSize = size;
         error = ElfCoreError.Ok;
@@ -66,39 +68,45 @@ public static unsafe class Vmcore
     public static ulong LoadOffset(in VmcoreLayout layout, ReadOnlySpan<LoadSegment> loads, int index)
     {
         ulong offset = layout.LoadsOffset;
-        for (int i = 0; i < index && i < loads.Length; i++) offset += loads[i].Size;
+        for (int i = 0; i < index && i < loads.Length; i++) offset += loads[i].FileSize;
         return offset;
     }
 
     /// <summary>
     /// Writes file bytes [0, LoadsOffset): the ELF header, the merged PT_NOTE and the PT_LOAD headers,
     /// the notes of each buffer (read again through <paramref name="memory"/> and checked to still be
-    /// the whole notes that were validated), and zero padding. The caller then streams each PT_LOAD's
-    /// memory in order. <paramref name="notes"/> and <paramref name="loads"/> come from
-    /// <see cref="ElfCoreHeader.Read"/>; the layout from <see cref="ComputeLayout"/>.
+    /// the whole notes that were validated), the capture kernel's own <paramref name="extraNotes"/>
+    /// (whole notes, no terminator) and zero padding. The caller then streams each PT_LOAD's
+    /// p_filesz bytes of memory in order. <paramref name="notes"/> come from
+    /// <see cref="ElfCoreHeader.Read"/>, <paramref name="loads"/> from it or from DumpFilter.Plan; the
+    /// layout from <see cref="ComputeLayout"/> with the notes' and the extra notes' sizes.
     /// </summary>
     public static bool WritePrefix(Span<byte> dst, in VmcoreLayout layout, ReadOnlySpan<CoreNoteBuffer> notes,
+        ReadOnlySpan<LoadSegment> loads, in PhysicalWindow memory, out ElfCoreError error)
+        => WritePrefix(dst, in layout, notes, default, loads, in memory, out error);
+
+    public static bool WritePrefix(Span<byte> dst, in VmcoreLayout layout, ReadOnlySpan<CoreNoteBuffer> notes, ReadOnlySpan<byte> extraNotes,
         ReadOnlySpan<LoadSegment> loads, in PhysicalWindow memory, out ElfCoreError error)
     {
         if (layout.ProgramHeaders != loads.Length + 1 || layout.NotesOffset != (ulong)ElfCoreHeader.SizeOf(1, loads.Length))
             return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.LayoutOverflow, -1, layout.NotesSize, 0);
         if (layout.LoadsOffset > (ulong)dst.Length)
             return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.BufferTooSmall, -1, layout.LoadsOffset, (ulong)dst.Length);
-        ulong total = 0;
+        ulong total = (ulong)extraNotes.Length;
         for (int i = 0; i < notes.Length; i++) total += notes[i].UsedSize;
         if (total != layout.NotesSize || layout.NotesOffset + total > layout.LoadsOffset)
             return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.LayoutOverflow, -1, total, 0);
 
         ElfCoreHeader.WriteElfHeader(dst, layout.ProgramHeaders);
         int p = Elf.HeaderSize;
-        ElfCoreHeader.WriteProgramHeader(dst.Slice(p), Elf.PtNote, 0, layout.NotesOffset, 0, 0, layout.NotesSize, 4);
+        ElfCoreHeader.WriteProgramHeader(dst.Slice(p), Elf.PtNote, 0, layout.NotesOffset, 0, 0, layout.NotesSize, layout.NotesSize, 4);
         p += Elf.ProgramHeaderSize;
         ulong offset = layout.LoadsOffset;
         for (int i = 0; i < loads.Length; i++, p += Elf.ProgramHeaderSize)
         {
             LoadSegment l = loads[i];
-            ElfCoreHeader.WriteProgramHeader(dst.Slice(p), Elf.PtLoad, Elf.PfR | Elf.PfW | Elf.PfX, offset, l.VirtAddr, l.PhysAddr, l.Size, 0);
-            offset += l.Size;
+            ElfCoreHeader.WriteProgramHeader(dst.Slice(p), Elf.PtLoad, Elf.PfR | Elf.PfW | Elf.PfX, offset, l.VirtAddr, l.PhysAddr, l.FileSize, l.Size, 0);
+            offset += l.FileSize;
         }
 
         int at = (int)layout.NotesOffset;
@@ -118,6 +126,8 @@ public static unsafe class Vmcore
                 return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.NoteChanged, i, n.Address, n.UsedSize);
             at += (int)n.UsedSize;
         }
+        extraNotes.CopyTo(dst.Slice(at));
+        at += extraNotes.Length;
         dst.Slice(at, (int)layout.LoadsOffset - at).Clear();
         error = ElfCoreError.Ok;
         return true;
@@ -127,40 +137,58 @@ public static unsafe class Vmcore
 /// <summary>
 /// A dump file in memory, for the host inspector and the tests (and any self-check): the ELF header
 /// is checked as for a core header, every PT_NOTE and PT_LOAD must lie inside the file, and every
-/// read is bounded by the file. Nothing in it is trusted beyond that.
+/// read is bounded by the file. Nothing in it is trusted beyond that. A file of any size can be
+/// read through a pointer (a 64 GiB full dump): the headers and notes lie at its start, and memory
+/// reads copy at most a span at a time.
 /// </summary>
-public readonly ref struct VmcoreFile
+public readonly unsafe ref struct VmcoreFile
 {
-    private readonly ReadOnlySpan<byte> _file;
+    private readonly ReadOnlySpan<byte> _file;   // the whole file, or its first 2 GiB when _base is set
+    private readonly byte* _base;
+    private readonly ulong _length;
     private readonly int _phoff, _phnum;
 
-    private VmcoreFile(ReadOnlySpan<byte> file, int phoff, int phnum)
+    private VmcoreFile(ReadOnlySpan<byte> file, byte* @base, ulong length, int phoff, int phnum)
     {
         _file = file;
+        _base = @base;
+        _length = length;
         _phoff = phoff;
         _phnum = phnum;
     }
 
     public static bool Open(ReadOnlySpan<byte> file, out VmcoreFile core, out ElfCoreError error)
+        => Open(file, null, (ulong)file.Length, out core, out error);
+
+    /// <summary>A file of <paramref name="length"/> bytes at <paramref name="file"/> (mapped; it must stay mapped while the reader is used).</summary>
+    public static bool Open(byte* file, ulong length, out VmcoreFile core, out ElfCoreError error)
+        => Open(new ReadOnlySpan<byte>(file, length < int.MaxValue ? (int)length : int.MaxValue), file, length, out core, out error);
+
+    private static bool Open(ReadOnlySpan<byte> head, byte* @base, ulong length, out VmcoreFile core, out ElfCoreError error)
     {
         core = default;
-        if (!ElfCoreHeader.CheckElfHeader(file, out int phoff, out int phnum, out error)) return false;
-        VmcoreFile f = new VmcoreFile(file, phoff, phnum);
+        if (!ElfCoreHeader.CheckElfHeader(head, out int phoff, out int phnum, out error)) return false;
+        VmcoreFile f = new VmcoreFile(head, @base, length, phoff, phnum);
         for (int i = 0; i < phnum; i++)
         {
             ElfProgramHeader h = f.ProgramHeader(i);
             if (h.Type != Elf.PtNote && h.Type != Elf.PtLoad) continue;
             if (h.FileSize > h.MemSize) return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.SizeMismatch, i, h.FileSize, h.MemSize);
             if (h.Offset > ulong.MaxValue - h.FileSize) return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.SegmentWraps, i, h.Offset, h.FileSize);
-            if (h.Offset + h.FileSize > (ulong)file.Length)
-                return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.SegmentTruncated, i, h.Offset + h.FileSize, (ulong)file.Length);
+            if (h.Offset + h.FileSize > length)
+                return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.SegmentTruncated, i, h.Offset + h.FileSize, length);
             if (h.Type == Elf.PtLoad && (h.PhysAddr > ulong.MaxValue - h.MemSize || h.VirtAddr > ulong.MaxValue - h.MemSize))
                 return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.LoadWraps, i, h.PhysAddr, h.MemSize);
+            if (h.Type == Elf.PtNote && h.Offset + h.FileSize > (ulong)head.Length)
+                return ElfCoreHeader.Fail(out error, ElfCoreErrorCode.NoteTooLarge, i, h.FileSize, (ulong)head.Length);
         }
         core = f;
         error = ElfCoreError.Ok;
         return true;
     }
+
+    /// <summary>The file's size in bytes.</summary>
+    public ulong Length => _length;
 
     public int ProgramHeaderCount => _phnum;
 
@@ -180,11 +208,19 @@ public readonly ref struct VmcoreFile
         return h;
     }
 
-    /// <summary>The file bytes of a PT_NOTE or PT_LOAD (Open checked they lie inside the file).</summary>
+    /// <summary>The file bytes of a PT_NOTE or PT_LOAD (Open checked they lie inside the file); empty past what a span can hold.</summary>
     public ReadOnlySpan<byte> Contents(ElfProgramHeader h)
     {
-        if (h.Offset > (ulong)_file.Length || h.FileSize > (ulong)_file.Length - h.Offset) return default;
-        return _file.Slice((int)h.Offset, (int)h.FileSize);
+        if (h.FileSize > int.MaxValue) return default;
+        return Bytes(h.Offset, (int)h.FileSize);
+    }
+
+    /// <summary>File bytes [offset, offset + n), or empty when any of them lies outside the file.</summary>
+    private ReadOnlySpan<byte> Bytes(ulong offset, int n)
+    {
+        if (offset > _length || (ulong)n > _length - offset) return default;
+        if (_base != null) return new ReadOnlySpan<byte>(_base + offset, n);
+        return _file.Slice((int)offset, n);
     }
 
     public int NoteSegmentCount => Count(Elf.PtNote);
@@ -255,7 +291,7 @@ public readonly ref struct VmcoreFile
                 if (at < h.FileSize)
                 {
                     ulong n = h.FileSize - at < want ? h.FileSize - at : want;
-                    Contents(h).Slice((int)at, (int)n).CopyTo(dst.Slice(done, (int)n));
+                    Bytes(h.Offset + at, (int)n).CopyTo(dst.Slice(done, (int)n));
                     done += (int)n;
                 }
                 else
@@ -268,6 +304,21 @@ public readonly ref struct VmcoreFile
             if (!found) break;
         }
         return done;
+    }
+
+    /// <summary>p_filesz of every PT_LOAD: the memory bytes the file holds.</summary>
+    public ulong LoadFileBytes
+    {
+        get
+        {
+            ulong total = 0;
+            for (int i = 0; i < _phnum; i++)
+            {
+                ElfProgramHeader h = ProgramHeader(i);
+                if (h.Type == Elf.PtLoad) total += h.FileSize;
+            }
+            return total;
+        }
     }
 
     private int Count(uint type)

@@ -70,6 +70,9 @@ public ref struct VmcoreinfoBuilder
     public bool SetText(string key, scoped ReadOnlySpan<byte> value) => Put("", key, "", ValueKind.Bytes, 0, value, "", true);
     public bool SetText(string key, string value) => Put("", key, "", ValueKind.String, 0, default, value, true);
 
+    /// <summary>SIZE(name)=decimal, replacing an earlier SIZE(name) (a size that changes after load, e.g. the page-table pool's).</summary>
+    public bool SetSize(string name, ulong size) => Put("SIZE(", name, ")", ValueKind.Unsigned, size, default, "", true);
+
     /// <summary>Removes every line with this key; returns how many went.</summary>
     public int Remove(string key)
     {
@@ -201,12 +204,15 @@ public ref struct VmcoreinfoBuilder
 }
 
 /// <summary>The VMCOREINFO note and the line reader (which trusts nothing in the text).</summary>
-public static class Vmcoreinfo
+public static partial class Vmcoreinfo
 {
     public const string NoteName = "VMCOREINFO";
     public const uint NoteType = 0;
-    /// <summary>The text capacity the kernel uses; Linux's VMCOREINFO_BYTES is a page too.</summary>
-    public const int DefaultCapacity = 4096;
+    /// <summary>
+    /// The text capacity the kernel uses: two pages (Linux's VMCOREINFO_BYTES is one, but lists no
+    /// per-CPU values; 255 CPUs' lists and 64 RAM ranges need more).
+    /// </summary>
+    public const int DefaultCapacity = 8192;
 
     /// <summary>Bytes a note buffer for this much text needs: header, "VMCOREINFO\0" padded to 12, text, terminator.</summary>
     public static int NoteBufferSize(int textCapacity) => ElfNote.SizeOf(NoteName.Length, textCapacity) + ElfNote.TerminatorSize;

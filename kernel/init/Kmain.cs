@@ -23,6 +23,7 @@ static unsafe class Kmain
 
         Serial.Init();
         Log.Init();
+        OwnedMemory.Init();
         PanicNotifiers.RegisterLogSummary();
         if (!parsed)
             Log.Emerg($"multiboot: bad magic 0x{magic:x8} or unreadable information block at 0x{infoAddress:x8}; continuing without it");
@@ -34,12 +35,14 @@ static unsafe class Kmain
         Banner(args);
         Params.Report();
         ShowMemoryMap();
+        MapHighRam();
         Nmi.Init();
         HypervNmi.Init();
         Platform.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         EarlyNmi.Report("during SMP bring-up (on an AP)");
         CrashChannel.Init();
+        CrashNotes.WarmUp(0);
         Kexec.LoadAtBoot(ref s_bootInfo, ref s_bootTables);
 
         Selftest.RunIfRequested();
@@ -118,6 +121,20 @@ static unsafe class Kmain
             Log.Info(ref l);
         }
         Log.Info($"Memory: {Multiboot.AvailableBytes(ref s_bootInfo, ref s_bootTables) / 1024}K available");
+    }
+
+    /// <summary>RAM above the boot map (4 GiB), mapped so the kernel can reach every byte it may own.</summary>
+    static void MapHighRam()
+    {
+        for (int i = 0; i < s_bootInfo.RangeCount; i++)
+        {
+            Multiboot.MemoryRange* r = Multiboot.Range(ref s_bootTables, i);
+            if (r->Type != Multiboot.MemoryAvailable || r->Base + r->Length <= PageTableBits.IdentityMapEnd) continue;
+            if (Paging.MapRam(r->Base, r->Length))
+                Log.Info($"paging: mapped [mem 0x{r->Base:x16}-0x{r->Base + r->Length - 1:x16}] ({Paging.PoolPagesFree} page-table pages left)");
+            else
+                Log.Err($"paging: cannot map [mem 0x{r->Base:x16}-0x{r->Base + r->Length - 1:x16}]: the page-table pool is used up; the kernel leaves it alone");
+        }
     }
 
     static void PowerOffIfRequested()

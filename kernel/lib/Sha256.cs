@@ -131,25 +131,48 @@ public unsafe struct Sha256
 
     private static uint Rotr(uint x, int n) => (x >> n) | (x << (32 - n));
 
+    // Eight rounds per loop pass with the eight working variables rotating roles instead of moving
+    // (the usual unrolling of section 6.2.2, step 3): the crash path digests the capture image with
+    // this, and under TCG the seven register moves per round and the loop's branch cost as much as
+    // the round's arithmetic. Ch and Maj in their two-operation forms.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Round(uint a, uint b, uint c, ref uint d, uint e, uint f, uint g, ref uint h, uint kw)
+    {
+        uint t1 = h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + (g ^ (e & (f ^ g))) + kw;
+        d += t1;
+        h = t1 + (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & b) | (c & (a | b)));
+    }
+
+    // No zeroing of the schedule's 256 bytes per block: every word is written before it is read.
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     private static void Compress(uint* h, byte* m)
     {
         EnsureConstants();    // one load once filled; covers a context that skipped Init
         uint* w = stackalloc uint[64];
+        uint* mw = (uint*)m;
         for (int t = 0; t < 16; t++)
-            w[t] = (uint)m[4 * t] << 24 | (uint)m[4 * t + 1] << 16 | (uint)m[4 * t + 2] << 8 | m[4 * t + 3];
+        {
+            uint x = mw[t];
+            w[t] = (x >> 24) | ((x >> 8) & 0xFF00) | ((x << 8) & 0xFF_0000) | (x << 24);
+        }
         for (int t = 16; t < 64; t++)
         {
-            uint s0 = Rotr(w[t - 15], 7) ^ Rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-            uint s1 = Rotr(w[t - 2], 17) ^ Rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
+            uint w15 = w[t - 15], w2 = w[t - 2];
+            uint s0 = Rotr(w15, 7) ^ Rotr(w15, 18) ^ (w15 >> 3);
+            uint s1 = Rotr(w2, 17) ^ Rotr(w2, 19) ^ (w2 >> 10);
             w[t] = w[t - 16] + s0 + w[t - 7] + s1;
         }
         uint a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-        for (int t = 0; t < 64; t++)
+        for (int t = 0; t < 64; t += 8)
         {
-            uint t1 = hh + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + s_k.K[t] + w[t];
-            uint t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            hh = g; g = f; f = e; e = d + t1;
-            d = c; c = b; b = a; a = t1 + t2;
+            Round(a, b, c, ref d, e, f, g, ref hh, s_k.K[t] + w[t]);
+            Round(hh, a, b, ref c, d, e, f, ref g, s_k.K[t + 1] + w[t + 1]);
+            Round(g, hh, a, ref b, c, d, e, ref f, s_k.K[t + 2] + w[t + 2]);
+            Round(f, g, hh, ref a, b, c, d, ref e, s_k.K[t + 3] + w[t + 3]);
+            Round(e, f, g, ref hh, a, b, c, ref d, s_k.K[t + 4] + w[t + 4]);
+            Round(d, e, f, ref g, hh, a, b, ref c, s_k.K[t + 5] + w[t + 5]);
+            Round(c, d, e, ref f, g, hh, a, ref b, s_k.K[t + 6] + w[t + 6]);
+            Round(b, c, d, ref e, f, g, hh, ref a, s_k.K[t + 7] + w[t + 7]);
         }
         h[0] += a; h[1] += b; h[2] += c; h[3] += d;
         h[4] += e; h[5] += f; h[6] += g; h[7] += hh;

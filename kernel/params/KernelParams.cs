@@ -91,6 +91,8 @@ public unsafe struct KernelParams
     public readonly bool PoweroffAtEntry => Value(BootParam.PoweroffAtEntry) != 0;
     /// <summary>Microseconds between INIT and the SIPIs; 0 when not given (modern CPUs need none).</summary>
     public readonly long CpuInitUdelay => IsSet(BootParam.CpuInitUdelay) ? Value(BootParam.CpuInitUdelay) : 0;
+    /// <summary>makedumpfile's dump_level mask (capture kernel): DumpFilter.ZeroPages | DumpFilter.FreePages by default.</summary>
+    public readonly int DumpLevel => (int)Value(BootParam.DumpLevel);
     public readonly bool CaptureNmiTest => Value(BootParam.CaptureNmiTest) != 0;
     /// <summary>Console log level: records with a level below it reach the console (Linux's console_loglevel).</summary>
     public readonly int Loglevel => (int)Value(BootParam.Loglevel);

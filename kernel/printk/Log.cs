@@ -86,7 +86,17 @@ static unsafe class Log
     }
 
     /// <summary>printk(): stores the line and prints it; returns its sequence number (NoSeq when it was not stored).</summary>
-    public static ulong Printk(KernLevel level, ref LogLine line)
+    public static ulong Printk(KernLevel level, ref LogLine line) => Printk(level, ref line, console: true);
+
+    /// <summary>
+    /// printk_deferred: into the kmsg ring now, to the console only with a later line's flush. For
+    /// lines on the crash path that the capture kernel prints from the dump anyway: every console
+    /// byte there is a port write QEMU turns into a host write, and the time to the capture kernel counts.
+    /// </summary>
+    public static ulong Deferred(KernLevel level, ref LogLine line) => Printk(level, ref line, console: false);
+
+    /// <summary>printk() into the ring, and onto the console only if <paramref name="console"/> (else as <see cref="Deferred"/>).</summary>
+    public static ulong Printk(KernLevel level, ref LogLine line, bool console)
     {
         ulong ts = Clock.NowNs;
         int cpu = PerCpuArea.ThisCpu;
@@ -99,7 +109,21 @@ static unsafe class Log
             return Kmsg.NoSeq;
         }
         ulong seq = s_ready ? Store(level, line.AsSpan(), ts, cpu, panicCpu == cpu) : Kmsg.NoSeq;
-        if ((int)level < ConsoleLevel || seq != Kmsg.NoSeq) Console(line.AsSpan(), ts, cpu, seq, level);
+        if (console && ((int)level < ConsoleLevel || seq != Kmsg.NoSeq)) Console(line.AsSpan(), ts, cpu, seq, level);
+        return seq;
+    }
+
+    /// <summary>
+    /// The kexec jump's line: into the ring, and onto the console by itself, ahead of the deferred
+    /// lines still waiting there. After the jump this kernel prints nothing more, so they would never
+    /// be flushed; the capture kernel prints them from the dump.
+    /// </summary>
+    public static ulong LastBeforeJump(KernLevel level, ref LogLine line)
+    {
+        ulong ts = Clock.NowNs;
+        int cpu = PerCpuArea.ThisCpu;
+        ulong seq = s_ready ? Store(level, line.AsSpan(), ts, cpu, Panic.PanicCpu == cpu) : Kmsg.NoSeq;
+        if (!OtherCpuPanics(cpu)) PrintUnstored(line.AsSpan(), ts, cpu, level);
         return seq;
     }
 
@@ -107,12 +131,13 @@ static unsafe class Log
     public static long DroppedInPanic => Volatile.Read(ref s_droppedInPanic);
 
     /// <summary>Logs how many lines other CPUs lost since the panic began (once per new batch).</summary>
-    public static void ReportDroppedInPanic()
+    public static void ReportDroppedInPanic(bool console = true)
     {
         long n = Volatile.Read(ref s_droppedInPanic) - s_droppedReported;
         if (n <= 0) return;
         s_droppedReported += n;
-        Emerg($"printk: {n} messages from other CPUs dropped during the panic");
+        LogLine l = $"printk: {n} messages from other CPUs dropped during the panic";
+        Printk(KernLevel.Emerg, ref l, console);
     }
 
     static ulong Store(KernLevel level, ReadOnlySpan<byte> text, ulong ts, int cpu, bool panicking)

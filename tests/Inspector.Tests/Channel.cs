@@ -26,6 +26,37 @@ static class Channel
         return stream;
     }
 
+    /// <summary>
+    /// The same framing from a vmcore file of any size into a stream file, written sparse: an
+    /// all-zero payload is skipped, so a mostly-empty 2.5 GiB dump costs little disk.
+    /// </summary>
+    public static void EncodeFile(string vmcorePath, string streamPath, uint chunkSize)
+    {
+        using var input = new FileStream(vmcorePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        using var output = new FileStream(streamPath, FileMode.Create, FileAccess.Write);
+        ulong length = (ulong)input.Length, chunks = DumpStream.ChunkCount(length, chunkSize), fold = 0;
+        var small = new byte[DumpStream.HeaderSize];
+        DumpStream.WriteHeader(small, length, chunkSize);
+        output.Write(small, 0, DumpStream.HeaderSize);
+        ulong zeroSum = DumpStream.Checksum(new byte[chunkSize]);
+        var buffer = new byte[chunkSize];
+        for (ulong i = 0; i < chunks; i++)
+        {
+            int n = (int)Math.Min(chunkSize, length - i * chunkSize);
+            input.ReadExactly(buffer, 0, n);
+            var chunk = new ReadOnlySpan<byte>(buffer, 0, n);
+            bool zero = chunk.IndexOfAnyExcept((byte)0) < 0;
+            ulong sum = zero && n == chunkSize ? zeroSum : DumpStream.Checksum(chunk);
+            DumpStream.WriteChunkHeader(small, (uint)i, (uint)n, sum);
+            output.Write(small, 0, DumpStream.ChunkHeaderSize);
+            if (!zero) output.Write(chunk);
+            else output.Seek(n, SeekOrigin.Current);
+            fold = DumpStream.Fold(fold, sum);
+        }
+        DumpStream.WriteTrailer(small, chunks, length, fold);
+        output.Write(small, 0, DumpStream.TrailerSize);
+    }
+
     /// <summary>Where chunk <paramref name="index"/>'s header starts in a stream.</summary>
     public static int ChunkAt(int index, uint chunkSize) => DumpStream.HeaderSize + index * (DumpStream.ChunkHeaderSize + (int)chunkSize);
 

@@ -45,6 +45,10 @@ sealed unsafe class FakeCrash
     public int LogLines = 80;
     public bool WithVmcoreinfo = true, WithKallsyms = true, WithLog = true, WithEhFrame = true, WithStopStatus = true;
     public string Release = "0.1-nmidump";
+    /// <summary>The capture kernel's dump-filter note to add to the PT_NOTE, if any.</summary>
+    public DumpFilterStats? Filter;
+    /// <summary>VMCOREINFO's NOT_ONLINE_APIC_IDS, if any.</summary>
+    public string? NotOnline;
     /// <summary>What each CPU saved; <see cref="RegsOf"/> unless a test wants something else.</summary>
     public Func<int, PrStatusRegs> Regs = RegsOf;
     public string Build = BuildId;
@@ -223,11 +227,12 @@ sealed unsafe class FakeCrash
         }
         Assert.True(b.AddText("MEMORY", "1000-a0000,100000-200000"));
         Assert.True(b.AddText("CAPTURE_ARGS", "console=ttyS0 nmidump=window"));
+        if (NotOnline != null) Assert.True(b.AddText("NOT_ONLINE_APIC_IDS", NotOnline));
         return Encoding.ASCII.GetString(b.Text);
     }
 
-    /// <summary>The first kernel's state at the crash, then the capture kernel's vmcore of it.</summary>
-    public byte[] Vmcore()
+    /// <summary>The first kernel's memory at the crash: code, kallsyms, the log, each CPU's note, VMCOREINFO; returns the note buffers.</summary>
+    List<PhysRange> WriteMemory()
     {
         WriteCode();
         if (WithKallsyms) Kallsyms().CopyTo(At(KallsymsAddress, Kallsyms().Length));
@@ -252,16 +257,30 @@ sealed unsafe class FakeCrash
             Assert.True(Vmcoreinfo.WriteNote(buffer, Encoding.ASCII.GetBytes(VmcoreinfoText())) > 0);
             noteBuffers.Add(new(VmcoreinfoAddress, (ulong)size));
         }
+        return noteBuffers;
+    }
 
+    /// <summary>The first kernel's state at the crash, then the capture kernel's vmcore of it.</summary>
+    public byte[] Vmcore()
+    {
+        List<PhysRange> noteBuffers = WriteMemory();
         var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
         Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
         var notes = new CoreNoteBuffer[64];
         var loads = new LoadSegment[16];
         Assert.True(ElfCoreHeader.Read(header, Window, Ram, CrashKernel, notes, loads, out CoreHeaderInfo info, out ElfCoreError error),
             DumpInspector.Describe(error));
-        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize, loads.AsSpan(0, info.Loads), out VmcoreLayout layout, out error));
+        byte[] extra = [];
+        if (Filter is DumpFilterStats f)
+        {
+            var text = new byte[256];
+            int n = DumpFilter.WriteNoteText(text, f);
+            extra = new byte[ElfNote.SizeOf(DumpFilter.NoteName.Length, n)];
+            ElfNote.Write(extra, DumpFilter.NoteName, DumpFilter.NoteType, text.AsSpan(0, n));
+        }
+        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize + (ulong)extra.Length, loads.AsSpan(0, info.Loads), out VmcoreLayout layout, out error));
         var file = new byte[layout.FileSize];
-        Assert.True(global::Vmcore.WritePrefix(file.AsSpan(0, (int)layout.LoadsOffset), layout, notes.AsSpan(0, info.NoteBuffers),
+        Assert.True(global::Vmcore.WritePrefix(file.AsSpan(0, (int)layout.LoadsOffset), layout, notes.AsSpan(0, info.NoteBuffers), extra,
             loads.AsSpan(0, info.Loads), Window, out error), DumpInspector.Describe(error));
         for (int i = 0; i < info.Loads; i++)
         {
@@ -269,6 +288,37 @@ sealed unsafe class FakeCrash
             At(loads[i].PhysAddr, (int)loads[i].Size).CopyTo(file.AsSpan((int)at));
         }
         return file;
+    }
+
+    /// <summary>
+    /// The vmcore with one more PT_LOAD of <paramref name="size"/> bytes at <paramref name="physAddr"/>
+    /// (above 4 GiB, past 2 GiB of file), written to <paramref name="path"/> sparse: all zeros but
+    /// <paramref name="marker"/> at its last bytes. Returns the marker's physical address.
+    /// </summary>
+    public ulong WriteWithHighLoad(string path, ulong physAddr, ulong size, byte[] marker)
+    {
+        List<PhysRange> noteBuffers = WriteMemory();
+        var header = new byte[ElfCoreHeader.SizeOf(noteBuffers.Count, Loads.Length)];
+        Assert.Equal(header.Length, ElfCoreHeader.Write(header, noteBuffers.ToArray(), Loads));
+        var notes = new CoreNoteBuffer[64];
+        var loads = new LoadSegment[16];
+        Assert.True(ElfCoreHeader.Read(header, Window, Ram, CrashKernel, notes, loads, out CoreHeaderInfo info, out ElfCoreError error));
+        loads[info.Loads] = new LoadSegment(physAddr, physAddr, size);
+        int count = info.Loads + 1;
+        Assert.True(global::Vmcore.ComputeLayout(info.NotesSize, loads.AsSpan(0, count), out VmcoreLayout layout, out error));
+        var prefix = new byte[layout.LoadsOffset];
+        Assert.True(global::Vmcore.WritePrefix(prefix, layout, notes.AsSpan(0, info.NoteBuffers), loads.AsSpan(0, count), Window, out error));
+        using var f = new FileStream(path, FileMode.Create, FileAccess.Write);
+        f.Write(prefix);
+        for (int i = 0; i < info.Loads; i++)
+        {
+            f.Position = (long)global::Vmcore.LoadOffset(layout, loads.AsSpan(0, count), i);
+            f.Write(At(loads[i].PhysAddr, (int)loads[i].Size));
+        }
+        f.SetLength((long)layout.FileSize);
+        f.Position = (long)layout.FileSize - marker.Length;
+        f.Write(marker);
+        return physAddr + size - (ulong)marker.Length;
     }
 
     /// <summary>The default crash's vmcore, made once: the tests that only read it share it.</summary>

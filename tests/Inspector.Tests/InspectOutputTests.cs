@@ -155,6 +155,52 @@ public class InspectOutputTests : IDisposable
     }
 
     [Fact]
+    public void FilteredDump_ShowsItsLevelAndWhatWasLeftOut_AndCpusNeverOnline()
+    {
+        var crash = new FakeCrash
+        {
+            Filter = new DumpFilterStats { Level = 31, RamBytes = 1UL << 30, DataBytes = 3 << 20, ZeroBytes = 20 << 20, FreeBytes = (1UL << 30) - (23 << 20), Segments = 12 },
+            NotOnline = "4-7",
+        };
+        var run = CliRun.Of(_dir.Write("filtered", crash.Vmcore()), "--no-disasm");
+        Assert.Equal(0, run.Exit);
+        Assert.Contains("dump       dump_level 31 (zero pages as holes, free pages left out): 1 GiB of RAM; 3 MiB in the file, "
+            + "20 MiB of zero pages left as holes, 1001 MiB of free pages left out (12 PT_LOADs)", run.Out);
+        Assert.Contains("present but never online (no registers by design; no broadcast IPI reached them): APIC IDs 4-7", run.Out);
+    }
+
+    [Fact]
+    public void FilteredDump_InJson_HasItsLevelAndWhatWasLeftOut_AndCpusNeverOnline()
+    {
+        var crash = new FakeCrash
+        {
+            Filter = new DumpFilterStats { Level = 16, RamBytes = 1UL << 30, DataBytes = 5 << 20, ZeroBytes = 0, FreeBytes = (1UL << 30) - (5 << 20), Segments = 3 },
+            NotOnline = "2-3",
+        };
+        var run = CliRun.Of(_dir.Write("filtered.json", crash.Vmcore()), "--json");
+        Assert.Equal(0, run.Exit);
+        using var doc = System.Text.Json.JsonDocument.Parse(run.Out);
+        var dump = doc.RootElement.GetProperty("dump");
+        Assert.Equal(16, dump.GetProperty("level").GetInt32());
+        Assert.Equal((1UL << 30) - (5 << 20), dump.GetProperty("freeBytes").GetUInt64());
+        Assert.Equal(5UL << 20, dump.GetProperty("dataBytes").GetUInt64());
+        Assert.Equal(3, dump.GetProperty("segments").GetInt32());
+        Assert.Equal("2-3", doc.RootElement.GetProperty("notOnlineApicIds").GetString());
+        Assert.All(doc.RootElement.GetProperty("memory").EnumerateArray(), m => Assert.True(m.GetProperty("fileSize").GetUInt64() <= m.GetProperty("size").GetUInt64()));
+
+        using var full = System.Text.Json.JsonDocument.Parse(CliRun.Of(_vmcore, "--json").Out);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, full.RootElement.GetProperty("dump").ValueKind);
+    }
+
+    [Fact]
+    public void DumpWithoutAFilterNote_SaysItIsFull()
+    {
+        var run = CliRun.Of(_vmcore, "--no-disasm");
+        Assert.Contains("dump       no dump-filter note (a full dump): 1.6 MiB of memory, 1.6 MiB of it in the file", run.Out);
+        Assert.DoesNotContain("present but never online", run.Out);
+    }
+
+    [Fact]
     public void GoodDump_ShowsTheLastFiftyLogLinesInDmesgForm()
     {
         var run = CliRun.Of(_vmcore);

@@ -160,13 +160,58 @@ public class ReceiverTests : IDisposable
     }
 
     [Fact]
-    public void StreamOverTwoGiB_IsRefusedWithoutReadingIt()
+    public void StreamClaimingThreeGiB_WithOnlyItsHeader_IsNamedTruncated()
     {
         var header = new byte[DumpStream.HeaderSize];
         DumpStream.WriteHeader(header, 3UL << 30, DumpStream.DefaultChunkSize);
         var (reason, problem) = Damaged("huge.window", header);
-        Assert.Equal($"the stream carries a vmcore of {3UL << 30} bytes: larger than the 2 GiB the decoder handles", reason);
-        Assert.Equal(DumpStream.Problem.None, problem);
+        Assert.Equal($"truncated: 0 of 3072 chunks arrived (stream ends at byte 64, {DumpStream.StreamSize(3UL << 30, DumpStream.DefaultChunkSize)} expected)", reason);
+        Assert.Equal(DumpStream.Problem.Truncated, problem);
+    }
+
+    /// <summary>
+    /// A full dump of a big machine: a 2.5 GiB PT_LOAD above 4 GiB, past 2 GiB of file. The
+    /// receiver takes it chunk by chunk (any size), and the inspector reads memory at its far end.
+    /// </summary>
+    [Fact]
+    public void VmcoreOverTwoGiB_WithMemoryAboveFourGiB_IsReceivedAndInspected()
+    {
+        byte[] marker = System.Text.Encoding.ASCII.GetBytes("nmidump: the far end of a 2.5 GiB PT_LOAD at 4 GiB");
+        using var big = new TempDir(inMemory: true);
+        string original = big.File("big.vmcore"), stream = big.File("big.window"), vmcore = big.File("vmcore");
+        ulong at = new FakeCrash().WriteWithHighLoad(original, 0x1_0000_0000, 5UL << 29, marker);
+        Channel.EncodeFile(original, stream, DumpStream.DefaultChunkSize);
+
+        var progress = new List<ulong>();
+        ReceiveResult r = DumpReceiver.Receive(stream, vmcore, (done, total) => progress.Add(done));
+        Assert.True(r.Ok, r.Message);
+        Assert.Equal(new FileInfo(original).Length, r.Size);
+        Assert.True(r.Size > int.MaxValue);
+        Assert.Equal((ulong)r.Size, progress[^1]);
+        // The headers, notes and low memory come back byte for byte; the zero chunks were not written
+        // (the file is sparse there) and the marker past 2 GiB is read below through the inspector's reader.
+        Assert.Equal(Head(original, 4 << 20), Head(vmcore, 4 << 20));
+
+        var run = CliRun.Of(vmcore, "--no-disasm");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains("0x0000000100000000", run.Out);
+        Assert.Contains(FakeCrash.PanicMessage, run.Out);
+        using var file = MappedFile.Open(vmcore);
+        unsafe
+        {
+            Assert.True(VmcoreFile.Open(file.Pointer, (ulong)file.Length, out VmcoreFile core, out _));
+            var read = new byte[marker.Length];
+            Assert.Equal(marker.Length, core.ReadPhysical(at, read));
+            Assert.Equal(marker, read);
+        }
+    }
+
+    static byte[] Head(string path, int n)
+    {
+        using var f = File.OpenRead(path);
+        var b = new byte[n];
+        f.ReadExactly(b);
+        return b;
     }
 
     [Fact]

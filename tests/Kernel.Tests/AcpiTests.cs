@@ -59,7 +59,7 @@ public class AcpiTests
         Assert.Contains("ACPI: APIC 0x0000000003FE1AA4 000090 (v01 BOCHS  BXPC     00000001 BXPC 00000001)", r.Lines);
         Assert.Contains("ACPI: LAPIC address 0xfee00000", r.Lines);
         Assert.Contains("ACPI: LAPIC_NMI (acpi_id[0xff] dfl dfl lint[0x1])", r.Lines);
-        Assert.Contains("ACPI: 4 CPUs (APIC IDs 0 1 2 3), 1 IOAPIC at 0xfec00000 (GSI 0)", r.Lines);
+        Assert.Contains("ACPI: 4 CPUs (APIC IDs 0-3), 1 IOAPIC at 0xfec00000 (GSI 0)", r.Lines);
         Assert.Equal("ACPI: PM1a_CNT 0x604, no reset register, S5 SLP_TYP 0/0, century CMOS 0x32", r.Lines[^1]);
     }
 
@@ -320,16 +320,19 @@ public class AcpiTests
     }
 
     [Fact]
-    public void MadtWithMoreThan64Cpus_KeepsTheFirst64_AndCountsTheRest()
+    public void MadtWithMoreCpusThanItKeeps_KeepsTheFirst_AndCountsTheRest()
     {
-        var entries = Enumerable.Range(0, 70).Select(i => X2Apic((uint)(0x100 + i), 1, (uint)i)).ToArray();
-        using var m = Machine(madt: Madt(0xFEE00000, entries));
+        var entries = Enumerable.Range(0, AcpiInfo.MaxCpus + 6).Select(i => X2Apic((uint)(0x100 + i), 1, (uint)i)).ToArray();
+        // 8 KiB of entries: out of the default table slots' way.
+        using var m = Machine(madt: []);
+        m.Write(0x110000, Madt(0xFEE00000, entries));
+        m.Write(RsdtAt, Rsdt((uint)FadtAt, 0x110000));
         var r = Parse(m);
         Assert.Equal(AcpiInfo.MaxCpus, r.Info.CpuCount);
         Assert.Equal(6, r.Info.CpusOverLimit);
-        Assert.Equal(0x100u + 63, r.Info.Cpu(63).ApicId);
-        Assert.Equal(0u, r.Info.Cpu(64).ApicId);   // out of range reads as empty, not as memory past the buffer
-        Assert.Equal("ACPI: MADT lists 70 CPUs; only the first 64 are used", Assert.Single(r.Warnings));
+        Assert.Equal(0x100u + AcpiInfo.MaxCpus - 1, r.Info.Cpu(AcpiInfo.MaxCpus - 1).ApicId);
+        Assert.Equal(0u, r.Info.Cpu(AcpiInfo.MaxCpus).ApicId);   // out of range reads as empty, not as memory past the buffer
+        Assert.Equal($"ACPI: MADT lists {AcpiInfo.MaxCpus + 6} CPUs; only the first {AcpiInfo.MaxCpus} are kept", Assert.Single(r.Warnings));
     }
 
     [Fact]

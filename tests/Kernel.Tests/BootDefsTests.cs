@@ -1,5 +1,6 @@
-// The values the asm and the C# must agree on live twice, once per language: boot/x86.inc for NASM,
-// arch-x86/BootDefs.cs for C#. This reads the include file and holds the two against each other.
+// The values the asm and the C# must agree on live twice, once per language: boot/x86.inc and
+// boot/layout.inc for NASM, arch-x86/BootDefs.cs for C#. This reads the include files and holds the
+// two against each other.
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -15,7 +16,8 @@ public class BootDefsTests
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "boot", "x86.inc"))) dir = dir.Parent;
         Assert.NotNull(dir);
         var values = new Dictionary<string, ulong>();
-        foreach (string line in File.ReadAllLines(Path.Combine(dir!.FullName, "boot", "x86.inc")))
+        foreach (string line in File.ReadAllLines(Path.Combine(dir!.FullName, "boot", "x86.inc"))
+                     .Concat(File.ReadAllLines(Path.Combine(dir.FullName, "boot", "layout.inc"))))
         {
             var m = Regex.Match(line, @"^(\w+)\s+equ\s+(0x[0-9A-Fa-f]+|\d+)\s*(;.*)?$");
             if (!m.Success) continue;
@@ -40,12 +42,29 @@ public class BootDefsTests
     [InlineData("IDENTITY_MAP_GIB", PageTableBits.IdentityMapEnd >> 30)]
     [InlineData("PD_IOAPIC", (ulong)PageTableBits.IoApicLargePage)]
     [InlineData("PD_LOCAL_APIC", (ulong)PageTableBits.LocalApicLargePage)]
+    [InlineData("MAX_CPUS", (ulong)CpuLimit.MaxCpus)]
     [InlineData("GATE_INTERRUPT", (ulong)Gates.Interrupt)]
     [InlineData("DEBUG_EXIT_PORT", (ulong)DebugExit.Port)]
     public void TheAsmIncludeHoldsTheSameValueAsTheCSharp(string name, ulong expected)
     {
-        Assert.True(Inc.ContainsKey(name), $"boot/x86.inc defines no {name}");
+        Assert.True(Inc.ContainsKey(name), $"neither boot/x86.inc nor boot/layout.inc defines {name}");
         Assert.Equal(expected, Inc[name]);
+    }
+
+    /// <summary>
+    /// The pool (boot/layout.inc) covers the issue's 64 GiB with 2 MiB pages (one page directory per
+    /// GiB): a 64 GiB QEMU guest has 61 GiB of RAM above 4 GiB; the first kernel also splits a 2 MiB
+    /// page per guard page region (255 CPUs' stack sets), the capture kernel maps a full dump's
+    /// 64 GiB window. The QEMU test boots the 64 GiB guest; this holds the arithmetic.
+    /// </summary>
+    [Fact]
+    public void ThePageTablePool_CoversSixtyFourGiBOfRam_AndAWindowAsLarge()
+    {
+        int pool = (int)Inc["PAGE_TABLE_POOL_PAGES"];
+        int ramAbove4G = 61, window = 64, upperLevels = 2;
+        int stackSplits = (int)((ulong)CpuLimit.MaxCpus * 72 * 1024 / PageTableBits.LargePageSize) + 2;
+        Assert.True(ramAbove4G + stackSplits + upperLevels + 1 <= pool, "the first kernel's pool is too small for 64 GiB");
+        Assert.True(ramAbove4G + window + upperLevels + 1 <= pool, "the capture kernel's pool is too small for 64 GiB and its window");
     }
 
     [Fact]

@@ -54,6 +54,7 @@ public class BootParamsTests
         Assert.Equal(-1, v.PoweroffAfterMs);
         Assert.False(v.PoweroffAtEntry);
         Assert.Equal(7, v.Loglevel);            // Linux's default console_loglevel: everything but KERN_DEBUG
+        Assert.Equal(31, v.DumpLevel);          // kdump's usual makedumpfile -d 31
         Assert.Equal(0, report.UnknownCount);
         Assert.Equal(0, report.MalformedCount);
         Assert.Equal(-1, report.InitArgsOffset);
@@ -66,7 +67,7 @@ public class BootParamsTests
         var v = Parse("apic_extnmi=all unknown_nmi_panic panic_on_unrecovered_nmi panic_on_io_nmi panic_on_oops " +
                       "unknown_nmi_one_cpu crash_kexec_post_notifiers crash_channel=3 panic=30 crashkernel=64M@256M nr_cpus=3 crashtest=NMI_HANG " +
                       "crashtest_cpu=2 crashtest_delay_ms=500 poweroff_after_ms=0 poweroff_at_entry acpi=off cpu_init_udelay=10000 " +
-                      "selftest=ipi nmi_reason=iochk dump_channels=both capture_nmi_test kexec_corrupt_test loglevel=4");
+                      "selftest=ipi nmi_reason=iochk dump_channels=both dump_level=17 capture_nmi_test kexec_corrupt_test loglevel=4");
         Assert.Equal(ApicExtnmiMode.All, v.ApicExtnmi);
         Assert.True(v.UnknownNmiPanic);
         Assert.True(v.PanicOnUnrecoveredNmi);
@@ -88,6 +89,7 @@ public class BootParamsTests
         Assert.Equal("ipi", v.Word(BootParam.Selftest));
         Assert.Equal(NmiReasonOverride.Iochk, v.NmiReason);
         Assert.Equal(DumpChannels.Both, v.DumpChannels);
+        Assert.Equal(17, v.DumpLevel);
         Assert.True(v.CaptureNmiTest);
         Assert.Equal("image", v.Word(BootParam.KexecCorruptTest));
         Assert.Equal(4, v.Loglevel);

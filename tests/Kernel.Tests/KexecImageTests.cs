@@ -49,7 +49,7 @@ public class KexecImageTests
     static byte[] IndependentDigest(byte[] elf, byte[] region)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var p in KexecElf.Loads(elf)) sha.AppendData(region, (int)p.Vaddr, (int)p.Filesz);
+        foreach (var p in KexecElf.Loads(elf).Where(p => p.Digested)) sha.AppendData(region, (int)p.Vaddr, (int)p.Filesz);
         return sha.GetHashAndReset();
     }
 
@@ -164,7 +164,7 @@ public class KexecImageTests
         Assert.True(image.Verify(region, actual));
         Assert.Equal(Digest(image), actual);
 
-        foreach (var p in KexecElf.Loads(pie.Bytes).Where(p => p.Filesz > 0))
+        foreach (var p in KexecElf.Loads(pie.Bytes).Where(p => p.Filesz > 0 && p.Digested))
         {
             foreach (ulong at in new[] { p.Vaddr, p.Vaddr + p.Filesz - 1 })
             {
@@ -174,6 +174,15 @@ public class KexecImageTests
                 region[at] ^= 0x01;
                 Assert.True(image.Verify(region, actual));
             }
+        }
+
+        // A read-only, non-executable segment (relocations, dynamic symbols, unwind tables) is
+        // loaded but not hashed: nothing the capture kernel runs or reads lies there.
+        foreach (var p in KexecElf.Loads(pie.Bytes).Where(p => p.Filesz > 0 && !p.Digested))
+        {
+            region[p.Vaddr] ^= 0x01;
+            Assert.True(image.Verify(region, actual));
+            region[p.Vaddr] ^= 0x01;
         }
 
         // bss is not covered: the capture image zeroes it itself before using it.
@@ -313,6 +322,9 @@ public class KexecImageTests
         Assert.Equal(top, image.ImageSize);
         Assert.Equal(IndependentDigest(elf, region), Digest(image));
         Assert.True(image.Verify(region, new byte[32]));
+        // capture.ld: code and data digested, the loader's metadata and unwind tables not.
+        Assert.Contains(loads, p => (p.Flags & 1) != 0 && p.Digested);
+        Assert.Contains(loads, p => p.Filesz > 0 && !p.Digested);
         if (elf.Length > 0 && KexecElf.ProgramHeaders(elf).Any(p => p.Type == 2))
             Assert.Equal(KexecElf.Relocations(elf).Count(r => (uint)r.Info == 8), image.Relocations);
     }

@@ -113,7 +113,11 @@ sealed class CaptureImageFactAttribute : FactAttribute
 /// <summary>An ELF64 file read and patched with BinaryPrimitives, independent of the kernel's reader.</summary>
 static class KexecElf
 {
-    public record struct ProgramHeader(int Index, uint Type, ulong Offset, ulong Vaddr, ulong Filesz, ulong Memsz, ulong Align);
+    public record struct ProgramHeader(int Index, uint Type, ulong Offset, ulong Vaddr, ulong Filesz, ulong Memsz, ulong Align, uint Flags = 7)
+    {
+        /// <summary>Executable or writable: what the digest covers (a read-only segment holds metadata only).</summary>
+        public readonly bool Digested => (Flags & 3) != 0;
+    }
     public record struct Rela(int Index, int FileOffset, ulong Offset, ulong Info, long Addend);
 
     public static ushort U16(byte[] b, int at) => BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(at));
@@ -132,7 +136,7 @@ static class KexecElf
         for (int i = 0; i < U16(b, 56); i++)
         {
             int p = ProgramHeaderOffset(b, i);
-            list.Add(new ProgramHeader(i, U32(b, p), U64(b, p + 8), U64(b, p + 16), U64(b, p + 32), U64(b, p + 40), U64(b, p + 48)));
+            list.Add(new ProgramHeader(i, U32(b, p), U64(b, p + 8), U64(b, p + 16), U64(b, p + 32), U64(b, p + 40), U64(b, p + 48), U32(b, p + 4)));
         }
         return list;
     }

@@ -333,3 +333,64 @@ public class VmcoreinfoTests
         }
     }
 }
+
+public class VmcoreinfoNamedRangeTests
+{
+    [Fact]
+    public void NamedRanges_AreEverySymbolWithASize_TimesItsLength()
+    {
+        var text = new byte[1024];
+        var b = new VmcoreinfoBuilder(text, 0);
+        b.AddSymbol("log_buf", 0x62f788);
+        b.AddSize("log_buf", 262144);
+        b.AddSymbol("_stext", 0x100060);                 // no SIZE: not a range
+        b.AddSymbol("crash_notes", 0x6247b0);
+        b.AddSize("crash_notes", 368);
+        b.AddLength("crash_notes", 255);
+        b.AddSymbol("page_table_pool", 0x700000);
+        b.AddSize("page_table_pool", 0);                 // nothing handed out yet: no range
+        b.AddSymbol("owned_ranges", 0x1000);
+        b.AddSize("owned_ranges", 1040);
+        Assert.True(b.SetSize("page_table_pool", 8192)); // replaced, not added
+        var ranges = new PhysRange[8];
+        int n = Vmcoreinfo.NamedRanges(b.Text, ranges);
+        Assert.Equal([(0x62f788UL, 262144UL), (0x6247b0UL, 368UL * 255), (0x700000UL, 8192UL), (0x1000UL, 1040UL)],
+            ranges[..n].Select(r => (r.Start, r.Size)));
+        Assert.Equal(1, Ascii.Of(b.Text).Split('\n').Count(l => l.StartsWith("SIZE(page_table_pool)")));
+        Assert.Equal(2, Vmcoreinfo.NamedRanges(b.Text, ranges.AsSpan(0, 2)));
+    }
+
+    [Fact]
+    public void NamedRanges_IgnoreMalformedLines()
+    {
+        byte[] text = Ascii.Bytes("SYMBOL(a)=zz\nSIZE(a)=10\nSYMBOL(b=1000\nSYMBOL(c)=ffffffffffffffff\nSIZE(c)=16\nSYMBOL(d)=2000\nSIZE(d)=x\n");
+        Assert.Equal(0, Vmcoreinfo.NamedRanges(text, new PhysRange[8]));
+    }
+}
+
+public unsafe class DumpStreamChecksumTests
+{
+    [Fact]
+    public void CopyingWhileSumming_GivesTheSumOfTheCopy_InAnyPieces()
+    {
+        var random = new Random(7);
+        for (int round = 0; round < 50; round++)
+        {
+            var data = new byte[random.Next(0, 5000)];
+            random.NextBytes(data);
+            var copy = new byte[data.Length];
+            var sum = DumpStream.ChecksumState.Start();
+            int at = 0;
+            fixed (byte* s = data, d = copy)
+                while (at < data.Length)
+                {
+                    // Pieces of whole words but the last, as the export loop feeds them.
+                    int n = Math.Min(data.Length - at, 8 * random.Next(1, 100));
+                    sum.AddCopy(d + at, s + at, (ulong)n);
+                    at += n;
+                }
+            Assert.Equal(data, copy);
+            Assert.Equal(DumpStream.Checksum(data), sum.Finish());
+        }
+    }
+}

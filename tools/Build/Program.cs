@@ -9,14 +9,17 @@ public static class Program
           build                  compile the kernel into out/kernel.elf
           run [options]          boot the kernel in QEMU with the capture image armed, inject an NMI,
                                  receive and verify the vmcore into out/vmcore, print its summary
-              --smp N            CPUs (default 4)
-              --mem MiB          memory (default 256)
+              --smp N            CPUs, 1-255 (default 4)
+              --mem MiB          memory, 64 MiB to 64 GiB (default 256)
+              --dump-level N     the capture kernel's dump_level= (makedumpfile's -d mask: 1 zero
+                                 pages as holes, 16 free pages left out; default 31, 0 = full dump)
               --append "..."     extra kernel parameters (after apic_extnmi=all unknown_nmi_panic crashkernel=16M)
               --nmi-delay-ms N   wait N ms after boot before the NMI (default 0)
               --no-nmi           do not inject an NMI (use with --append crashtest=...)
               --channels C       window (default), debugcon or both
               --out DIR          where vmcore, serial.log and the channel files go (default out/)
               --timeout S        give up after S seconds (default 300)
+              --keep-window      keep the window file as out/vmcore.window
           receive <channel file> <vmcore>
                                  check a saved transfer (window or debugcon file) and write the vmcore
           inspect <vmcore> [--kernel out/kernel.elf] [--cpu N] [--json]
@@ -27,12 +30,13 @@ public static class Program
                                  (a filter is passed to dotnet test as --filter)
           bench boot [--runs N] [--smp 1,8,64]
                                  boot timings (host wall time, medians) beside the poweroff_at_entry floor
-          bench shootdown [--runs N] [--smp 2,8,64]
-                                 guest-measured NMI shootdown time
-          bench kexec [--runs N] [--smp 4]
+          bench shootdown [--runs N] [--smp 2,8,64] [--extnmi bsp,all]
+                                 guest-measured NMI shootdown time, per apic_extnmi= mode
+          bench kexec [--runs N] [--smp 4] [--append "..."]
                                  guest time from the panic to the capture kernel, and the digest's share
-          bench dump [--mem 256,1024] [--smp 4]
-                                 NMI to verified vmcore on the host, beside QEMU's dump-guest-memory
+          bench dump [--cases 1024:31,1024:0,16384:31] [--smp 4] [--runs N] [--no-qemu]
+                                 NMI to verified vmcore on the host per guest MiB:dump_level,
+                                 beside QEMU's dump-guest-memory
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -100,7 +104,7 @@ public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
     /// <summary>Options that take no value.</summary>
-    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window"];
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)

@@ -95,7 +95,9 @@ public static class Cli
             }
 
             using MappedFile file = MappedFile.Open(path);
-            return InspectBytes(path, file.Span, kernel, kernelPath, options, stdout, stderr, terminal);
+            if (file.Length <= MappedFile.MaxSpanLength)
+                return InspectBytes(path, file.Span, kernel, kernelPath, options, stdout, stderr, terminal);
+            return InspectLarge(path, file, kernel, kernelPath, options, stdout, stderr, terminal);
         }
         catch (DumpFileException e)
         {
@@ -135,27 +137,49 @@ public static class Cli
             }
 
             if (Why(bytes) is string reason) return Fail(stderr, name, reason);
-            int logLines = options.Dmesg ? int.MaxValue : options.LogLines;
-            Inspection r = DumpInspector.Inspect(name, bytes, kernel, kernelPath, logLines, options.Disassemble && !options.Dmesg);
+            Inspection r = DumpInspector.Inspect(name, bytes, kernel, kernelPath, LogLines(options), options.Disassemble && !options.Dmesg);
             r.DecodedFrom = decodedFrom;
-            if (options.Dmesg) return Dmesg(name, r, stdout, stderr);
-            if (options.Cpu is int only && !KeepOnly(r, only, out string why)) return Fail(stderr, name, why);
-            if (options.Json)
-            {
-                using var json = new MemoryStream();
-                JsonReport.Write(r, json);
-                stdout.WriteLine(System.Text.Encoding.UTF8.GetString(json.ToArray()));
-                return ExitOk;
-            }
-            var writer = terminal ? stdout : new TrimmingWriter(stdout);
-            Report.Write(r, CreateConsole(writer, terminal), terminal);
-            writer.Flush();
-            return ExitOk;
+            return Present(name, r, options, stdout, stderr, terminal);
         }
         catch (Exception e)
         {
             return Fail(stderr, name, $"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
         }
+    }
+
+    static int LogLines(InspectOptions options) => options.Dmesg ? int.MaxValue : options.LogLines;
+
+    /// <summary>What every inspection ends with: the report, JSON, or the log alone, as the options ask.</summary>
+    static int Present(string name, Inspection r, InspectOptions options, TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        if (options.Dmesg) return Dmesg(name, r, stdout, stderr);
+        if (options.Cpu is int only && !KeepOnly(r, only, out string why)) return Fail(stderr, name, why);
+        if (options.Json)
+        {
+            using var json = new MemoryStream();
+            JsonReport.Write(r, json);
+            stdout.WriteLine(System.Text.Encoding.UTF8.GetString(json.ToArray()));
+            return ExitOk;
+        }
+        var writer = terminal ? stdout : new TrimmingWriter(stdout);
+        Report.Write(r, CreateConsole(writer, terminal), terminal);
+        writer.Flush();
+        return ExitOk;
+    }
+
+    /// <summary>
+    /// A vmcore past 2 GiB (a full dump of a big machine) read through its mapping; a dump stream that
+    /// large is for the receiver, which reads it chunk by chunk.
+    /// </summary>
+    static unsafe int InspectLarge(string name, MappedFile file, KernelElf? kernel, string? kernelPath, InspectOptions options,
+        TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        if (file.Span.StartsWith("NMIDUMP1"u8))
+            return Fail(stderr, name, $"a dump stream of {file.Length} bytes: turn it into a vmcore with ./build.sh receive first");
+        if (!VmcoreFile.Open(file.Pointer, (ulong)file.Length, out VmcoreFile core, out ElfCoreError error))
+            return Fail(stderr, name, DumpInspector.Describe(error));
+        Inspection r = DumpInspector.Inspect(name, core, kernel, kernelPath, LogLines(options), options.Disassemble && !options.Dmesg);
+        return Present(name, r, options, stdout, stderr, terminal);
     }
 
     /// <summary>vmcore-dmesg with levels: every record of the first kernel's log, nothing else; warnings to stderr.</summary>

@@ -1,8 +1,12 @@
 // The host end of the dump transfer: a channel file (the ivshmem window's backing file, or the
 // debugcon log) holds a DumpStream (kernel/dump/DumpStream.cs) from its first byte on; the receiver
-// checks it with the kernel's own decoder and only then writes the vmcore, so a transfer that was
-// cut or damaged is named and never taken for a dump.
-using System.IO.MemoryMappedFiles;
+// checks it chunk by chunk with the kernel's own decoder and only then puts the vmcore in place, so a
+// transfer that was cut or damaged is named and never taken for a dump. Chunks are read one at a
+// time (pread into one buffer: holes of a sparse file then cost no page of memory), so a stream of
+// any size (a 64 GiB full dump) is received; all-zero chunks are not written (the vmcore file is
+// sparse there). Follow does the same while the guest is still
+// writing the window: a chunk is taken the moment its header's magic appears (the capture kernel
+// writes the payload first and the magic last), so the vmcore is verified when the guest finishes.
 
 namespace Nmidump.Inspector;
 
@@ -13,23 +17,50 @@ namespace Nmidump.Inspector;
 /// <param name="Problem">The decoder's verdict; None when the failure was not the stream's (I/O, size).</param>
 public sealed record ReceiveResult(bool Ok, long Size, string Message, DumpStream.Problem Problem);
 
-public static unsafe class DumpReceiver
+/// <summary>Called after each verified chunk: vmcore bytes verified so far, and the vmcore's length.</summary>
+public delegate void ReceiveProgress(ulong done, ulong total);
+
+public static class DumpReceiver
 {
     /// <summary>
     /// Decodes <paramref name="streamFile"/> into <paramref name="vmcoreOut"/>: written to a temporary
-    /// file beside it and renamed into place only when every chunk and the trailer checked out.
-    /// On any failure nothing is left at <paramref name="vmcoreOut"/>: an older file there is
+    /// owner-only file beside it and renamed into place only when every chunk and the trailer checked
+    /// out. On any failure nothing is left at <paramref name="vmcoreOut"/>: an older file there is
     /// removed, because a vmcore from an earlier run must not pass for this run's.
     /// </summary>
-    public static ReceiveResult Receive(string streamFile, string vmcoreOut)
+    public static ReceiveResult Receive(string streamFile, string vmcoreOut, ReceiveProgress? progress = null)
+        => Run(streamFile, vmcoreOut, progress, null, default);
+
+    /// <summary>The same, in the shape of a bool-returning call: the vmcore's size, or -1 with the reason in <paramref name="message"/>.</summary>
+    public static long Receive(string streamFile, string vmcoreOut, out string message)
+    {
+        ReceiveResult r = Receive(streamFile, vmcoreOut);
+        message = r.Message;
+        return r.Ok ? r.Size : -1;
+    }
+
+    /// <summary>
+    /// Receives from a window file that the guest is still writing: each piece is waited for until
+    /// its magic appears, while <paramref name="writerAlive"/> says the writer (QEMU) still runs;
+    /// once it has exited, what the file holds is final and a missing piece is reported as the
+    /// stream's problem (truncated, no trailer), as <see cref="Receive(string, string, ReceiveProgress?)"/> would.
+    /// </summary>
+    public static ReceiveResult Follow(string windowFile, string vmcoreOut, Func<bool> writerAlive, ReceiveProgress? progress = null,
+        CancellationToken cancel = default)
+        => Run(windowFile, vmcoreOut, progress, writerAlive, cancel);
+
+    static ReceiveResult Run(string streamFile, string vmcoreOut, ReceiveProgress? progress, Func<bool>? writerAlive, CancellationToken cancel)
     {
         if (string.Equals(Path.GetFullPath(streamFile), Path.GetFullPath(vmcoreOut), StringComparison.Ordinal))
             return new ReceiveResult(false, 0, $"{streamFile}: the vmcore would overwrite the channel file it comes from", DumpStream.Problem.None);
         string temp = TempName(vmcoreOut);
         try
         {
-            ReceiveResult r = Decode(streamFile, vmcoreOut, temp);
-            if (!r.Ok)
+            ReceiveResult r;
+            using (var input = OpenChannel(streamFile))
+                r = Decode(streamFile, new Pieces(input, writerAlive, cancel), temp, progress);
+            if (r.Ok) File.Move(temp, vmcoreOut, overwrite: true);
+            else
             {
                 Delete(temp);
                 Delete(vmcoreOut);
@@ -46,89 +77,77 @@ public static unsafe class DumpReceiver
         }
     }
 
-    /// <summary>The same, in the shape of a bool-returning call: the vmcore's size, or -1 with the reason in <paramref name="message"/>.</summary>
-    public static long Receive(string streamFile, string vmcoreOut, out string message)
+    static ReceiveResult Decode(string streamFile, Pieces input, string temp, ReceiveProgress? progress)
     {
-        ReceiveResult r = Receive(streamFile, vmcoreOut);
-        message = r.Message;
-        return r.Ok ? r.Size : -1;
-    }
-
-    static ReceiveResult Decode(string streamFile, string vmcoreOut, string temp)
-    {
-        // Only the stream is mapped, not the window around it: the header says how long it is.
-        long want = StreamLength(streamFile, out string? tooLarge);
-        if (tooLarge != null) return new ReceiveResult(false, 0, $"{streamFile}: {tooLarge}", DumpStream.Problem.None);
-        using MappedFile input = MappedFile.Open(streamFile, want);
-
-        // A first pass checks without writing, so a damaged stream leaves no file of its claimed size behind.
-        DumpStream.Result check = DumpStream.Decode(input.Span, default);
-        if (!check.Ok) return Failed(streamFile, check);
-
-        long length = (long)check.Length;
-        if (length == 0)
+        DumpStream.Reader r = default;
+        if (!r.ReadHeader(input.Get(0, DumpStream.HeaderSize))) return Failed(streamFile, r.Result);
+        ulong length = r.Result.Length;
+        if (length > long.MaxValue) return new ReceiveResult(false, 0, $"{streamFile}: the header claims a vmcore of {length} bytes", DumpStream.Problem.None);
+        // Sized up front and written only where a chunk holds a non-zero byte: zero chunks stay holes.
+        using (FileStream output = PrivateFile.Create(temp, (long)length))
         {
-            File.WriteAllBytes(temp, []);
-        }
-        else
-        {
-            // The vmcore goes straight into a mapping of its file: no second copy in memory.
-            using (var map = MemoryMappedFile.CreateFromFile(temp, FileMode.Create, null, length, MemoryMappedFileAccess.ReadWrite))
-            using (var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.ReadWrite))
+            while (!r.ChunksDone)
             {
-                byte* p = null;
-                view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-                try
-                {
-                    DumpStream.Result copy = DumpStream.Decode(input.Span, new Span<byte>(p + view.PointerOffset, (int)length));
-                    if (!copy.Ok) return Failed(streamFile, copy);   // the file changed under us
-                }
-                finally
-                {
-                    view.SafeMemoryMappedViewHandle.ReleasePointer();
-                }
-                // No msync: other processes read the page cache; durability across a host crash is not the point.
+                ulong at = r.Done;
+                if (!r.ReadChunk(input.Get(r.Position, r.NextChunkBytes), out ReadOnlySpan<byte> payload)) return Failed(streamFile, r.Result);
+                if (payload.IndexOfAnyExcept((byte)0) >= 0) RandomAccess.Write(output.SafeFileHandle, payload, (long)at);
+                progress?.Invoke(r.Done, length);
             }
+            if (!r.ReadTrailer(input.Get(r.Position, DumpStream.TrailerSize))) return Failed(streamFile, r.Result);
+            // No fsync: other processes read the page cache; durability across a host crash is not the point.
         }
-        File.Move(temp, vmcoreOut, overwrite: true);
-        return new ReceiveResult(true, length, $"{streamFile}: {Describe(check)}", DumpStream.Problem.None);
+        return new ReceiveResult(true, (long)length, $"{streamFile}: {Describe(r.Result)}", DumpStream.Problem.None);
     }
 
-    /// <summary>
-    /// How many bytes of the file the stream can occupy: its header's StreamSize, or the whole file
-    /// when the header does not parse (the decoder then names what is wrong from the first bytes).
-    /// </summary>
-    static long StreamLength(string path, out string? tooLarge)
+    static FileStream OpenChannel(string path)
     {
-        tooLarge = null;
         if (Directory.Exists(path)) throw new DumpFileException(path, "is a directory, not a file");
-        Span<byte> header = stackalloc byte[DumpStream.HeaderSize];
-        long fileLength;
-        int got;
         try
         {
-            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            fileLength = f.Length;
-            got = f.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.RandomAccess);
         }
-        catch (Exception e) when (e is not DumpFileException)
+        catch (Exception e)
         {
             throw DumpFileException.From(path, e);
         }
-        // Only a genuine header (its CRC holds) sets the extent; for anything else the first bytes
-        // are enough for the decoder to name what is wrong.
-        if (got < DumpStream.HeaderSize || !header.StartsWith("NMIDUMP1"u8)
-            || Crc32.Compute(header.Slice(0, 40)) != LittleEndian.U32(header, 40))
-            return Math.Min(fileLength, DumpStream.HeaderSize);
-        uint chunkSize = LittleEndian.U32(header, 12);
-        ulong length = LittleEndian.U64(header, 16);
-        if (chunkSize == 0) return Math.Min(fileLength, DumpStream.HeaderSize);
-        if (length > (ulong)MappedFile.MaxLength || DumpStream.StreamSize(length, chunkSize) > (ulong)MappedFile.MaxLength)
+    }
+
+    /// <summary>
+    /// Pieces of the channel file by stream offset, read into one reused buffer. Following a live
+    /// window, a piece is waited for until its first word (the magic, stored last by the guest) is
+    /// there or the writer has gone; a finished file is read as it is.
+    /// </summary>
+    sealed class Pieces(FileStream file, Func<bool>? writerAlive, CancellationToken cancel)
+    {
+        byte[] _buffer = new byte[DumpStream.DefaultChunkSize + DumpStream.ChunkHeaderSize];
+
+        public ReadOnlySpan<byte> Get(ulong at, int count)
         {
-            tooLarge = $"the stream carries a vmcore of {length} bytes: larger than the 2 GiB the decoder handles";
-            return 0;
+            if (writerAlive != null) WaitFor(at);
+            if (_buffer.Length < count) _buffer = new byte[count];
+            int n = 0;
+            while (n < count)
+            {
+                int got = RandomAccess.Read(file.SafeFileHandle, _buffer.AsSpan(n, count - n), (long)at + n);
+                if (got == 0) break;
+                n += got;
+            }
+            return _buffer.AsSpan(0, n);
         }
-        return Math.Min(fileLength, (long)DumpStream.StreamSize(length, chunkSize));
+
+        void WaitFor(ulong at)
+        {
+            Span<byte> word = stackalloc byte[8];
+            var spin = new SpinWait();
+            while (!cancel.IsCancellationRequested)
+            {
+                if (RandomAccess.Read(file.SafeFileHandle, word, (long)at) == 8 && BitConverter.ToUInt64(word) != 0) return;
+                // QEMU gone: its writes to the shared file are all in the page cache; one last look decides.
+                if (!writerAlive!()) return;
+                if (spin.Count < 10) spin.SpinOnce(sleep1Threshold: -1);
+                else Thread.Sleep(1);
+            }
+        }
     }
 
     static ReceiveResult Failed(string streamFile, DumpStream.Result r)

@@ -32,8 +32,8 @@ public sealed class CpuState
     public ulong this[UserReg r] => Regs[(int)r];
 }
 
-/// <summary>One PT_LOAD.</summary>
-public sealed record MemoryRange(ulong PhysAddr, ulong VirtAddr, ulong Size, ulong FileOffset);
+/// <summary>One PT_LOAD: Size is p_memsz, FileSize p_filesz (the rest are zero pages the file does not hold).</summary>
+public sealed record MemoryRange(ulong PhysAddr, ulong VirtAddr, ulong Size, ulong FileOffset, ulong FileSize);
 
 /// <summary>The gathered contents of a dump.</summary>
 public sealed class Inspection
@@ -76,6 +76,10 @@ public sealed class Inspection
     /// <summary>Set by --cpu: the CPU lists hold only this CPU.</summary>
     public int? OnlyCpu { get; set; }
     public List<MemoryRange> Memory { get; } = [];
+    /// <summary>The dump level and what it left out (the NMIDUMP dump-filter note); null for a dump without one.</summary>
+    public DumpFilterStats? Filter { get; set; }
+    /// <summary>VMCOREINFO's NOT_ONLINE_APIC_IDS: present CPUs that were never online (no registers by design).</summary>
+    public string? NotOnlineApicIds { get; set; }
 
     public List<string> Log { get; } = [];
     public ulong LogRecords { get; set; }
@@ -100,7 +104,14 @@ public static class DumpInspector
     {
         if (!VmcoreFile.Open(file, out VmcoreFile core, out ElfCoreError error))
             throw new InvalidOperationException("Inspect needs a file VmcoreFile.Open accepts: " + Describe(error));
-        var r = new Inspection { Path = path, FileSize = file.Length, KernelPath = kernelPath, LogLinesWanted = logLines };
+        return Inspect(path, core, kernel, kernelPath, logLines, disassemble);
+    }
+
+    /// <summary>The same for a dump already opened, of any size (a mapped file past 2 GiB).</summary>
+    public static Inspection Inspect(string path, VmcoreFile core, KernelElf? kernel, string? kernelPath,
+        int logLines, bool disassemble)
+    {
+        var r = new Inspection { Path = path, FileSize = (long)core.Length, KernelPath = kernelPath, LogLinesWanted = logLines };
 
         ReadOnlySpan<byte> info = default;
         if (core.NoteSegmentCount == 0) r.Warnings.Add("the dump has no PT_NOTE: no registers, no VMCOREINFO");
@@ -115,6 +126,7 @@ public static class DumpInspector
         Backtraces.Build(core, info, kernel, r);
         Timeline.Build(core.Notes, info, r);
         ReadMemory(core, r);
+        ReadFilter(core, info, r);
         if (r.HasVmcoreinfo) ReadLog(core, info, logLines, r);
         return r;
     }
@@ -303,8 +315,18 @@ public static class DumpInspector
     static void ReadMemory(VmcoreFile core, Inspection r)
     {
         for (int i = 0; core.Load(i, out ElfProgramHeader h); i++)
-            r.Memory.Add(new MemoryRange(h.PhysAddr, h.VirtAddr, h.MemSize, h.Offset));
+            r.Memory.Add(new MemoryRange(h.PhysAddr, h.VirtAddr, h.MemSize, h.Offset, h.FileSize));
         if (r.Memory.Count == 0) r.Warnings.Add("the dump has no PT_LOAD: no memory, so no log, symbols or code");
+    }
+
+    /// <summary>
+    /// The capture kernel's dump-filter note (the level and what it left out), and the CPUs the
+    /// first kernel names as present but not online.
+    /// </summary>
+    static void ReadFilter(VmcoreFile core, ReadOnlySpan<byte> info, Inspection r)
+    {
+        if (DumpFilter.ReadNote(core.Notes, out DumpFilterStats s)) r.Filter = s;
+        if (Vmcoreinfo.Find(info, "NOT_ONLINE_APIC_IDS", out ReadOnlySpan<byte> offline)) r.NotOnlineApicIds = Ascii(offline);
     }
 
     static void ReadLog(VmcoreFile core, ReadOnlySpan<byte> info, int wanted, Inspection r)
@@ -361,13 +383,17 @@ public static class DumpInspector
     static string? Text(ReadOnlySpan<byte> info, string key)
         => Vmcoreinfo.Find(info, key, out ReadOnlySpan<byte> v) ? Ascii(v) : null;
 
-    /// <summary>Comma-separated decimal numbers ("0,1,2,3"); anything that does not parse is skipped.</summary>
+    /// <summary>
+    /// A cpulist ("0-3,8", or plain "0,1,2,3" as older dumps wrote it), in its order; a part that
+    /// does not parse is skipped, and a range is expanded up to 65536 numbers.
+    /// </summary>
     public static List<long> Numbers(ReadOnlySpan<byte> list)
     {
         var result = new List<long>();
+        var one = new uint[65536];
         foreach (string part in Ascii(list).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (long.TryParse(part, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long v))
-                result.Add(v);
+            if (CpuList.Read(System.Text.Encoding.ASCII.GetBytes(part), one, out int n))
+                for (int i = 0; i < n; i++) result.Add(one[i]);
         return result;
     }
 

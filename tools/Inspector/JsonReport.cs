@@ -1,7 +1,8 @@
 // The whole report as one JSON document (`inspect --json`), for scripts: the same Inspection the
 // text report prints. cpus[] has one entry per CPU slot, with or without registers, each with its
 // stop state and backtrace[] of {address, symbol, offset, file, line}. Addresses and registers are
-// hex strings ("0x..."): 64-bit values do not survive a JSON number in most readers.
+// hex strings ("0x..."): 64-bit values do not survive a JSON number in most readers. dump{} is the
+// dump-filter note (level, what was left out), notOnlineApicIds the CPUs present but never online.
 using System.Text.Json;
 
 namespace Nmidump.Inspector;
@@ -71,9 +72,25 @@ public static class JsonReport
             w.WriteString("virtStart", Hex(range.VirtAddr));
             w.WriteNumber("size", range.Size);
             w.WriteNumber("fileOffset", range.FileOffset);
+            w.WriteNumber("fileSize", range.FileSize);
             w.WriteEndObject();
         }
         w.WriteEndArray();
+
+        // The dump-filter note: null for a full dump from a capture kernel that wrote none.
+        if (r.Filter is DumpFilterStats f)
+        {
+            w.WriteStartObject("dump");
+            w.WriteNumber("level", f.Level);
+            w.WriteNumber("ramBytes", f.RamBytes);
+            w.WriteNumber("dataBytes", f.DataBytes);
+            w.WriteNumber("zeroBytes", f.ZeroBytes);
+            w.WriteNumber("freeBytes", f.FreeBytes);
+            w.WriteNumber("segments", f.Segments);
+            w.WriteEndObject();
+        }
+        else w.WriteNull("dump");
+        w.WriteString("notOnlineApicIds", r.NotOnlineApicIds);
 
         w.WriteStartObject("log");
         w.WriteNumber("records", r.LogRecords);

@@ -1,6 +1,6 @@
-// A file's bytes as one read-only span, mapped rather than read, so a 1 GiB dump costs no copy.
-// The kernel's readers (VmcoreFile, DumpStream.Decode) take spans with int offsets: a file, or the
-// part of it that is asked for, must stay below 2 GiB.
+// A file's bytes mapped read-only rather than read, so a 1 GiB dump costs no copy. Any size maps
+// (a 64 GiB full dump): Pointer and Length cover it all; Span is the first 2 GiB, which is what the
+// span readers (KernelElf, a small vmcore) take, while VmcoreFile reads a larger one through the pointer.
 using System.IO.MemoryMappedFiles;
 
 namespace Nmidump.Inspector;
@@ -8,8 +8,8 @@ namespace Nmidump.Inspector;
 /// <summary>The first <see cref="Length"/> bytes of a file, mapped read-only.</summary>
 public sealed unsafe class MappedFile : IDisposable
 {
-    /// <summary>The most a span can describe (Array.MaxLength would do too; int.MaxValue is the reader's limit).</summary>
-    public const long MaxLength = int.MaxValue;
+    /// <summary>The most a span can describe: <see cref="Span"/> stops there.</summary>
+    public const long MaxSpanLength = int.MaxValue;
 
     readonly MemoryMappedFile? _map;
     readonly MemoryMappedViewAccessor? _view;
@@ -17,10 +17,13 @@ public sealed unsafe class MappedFile : IDisposable
 
     /// <summary>The file's size on disk, which may exceed what was mapped.</summary>
     public long FileLength { get; }
-    /// <summary>Bytes mapped: the span's length.</summary>
-    public int Length { get; }
+    /// <summary>Bytes mapped.</summary>
+    public long Length { get; }
 
-    MappedFile(long fileLength, int length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* pointer)
+    /// <summary>The first mapped byte (null for an empty file); valid until <see cref="Dispose"/>.</summary>
+    public byte* Pointer => _pointer;
+
+    MappedFile(long fileLength, long length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* pointer)
     {
         FileLength = fileLength;
         Length = length;
@@ -32,9 +35,9 @@ public sealed unsafe class MappedFile : IDisposable
     /// <summary>
     /// Maps the first <paramref name="limit"/> bytes of <paramref name="path"/> (the whole file when it
     /// is smaller). Throws <see cref="DumpFileException"/> with a one-line reason when the file cannot
-    /// be opened or is too large for a span; other I/O failures are turned into the same.
+    /// be opened; other I/O failures are turned into the same.
     /// </summary>
-    public static MappedFile Open(string path, long limit = MaxLength)
+    public static MappedFile Open(string path, long limit = long.MaxValue)
     {
         if (Directory.Exists(path)) throw new DumpFileException(path, "is a directory, not a file");
         try
@@ -42,22 +45,20 @@ public sealed unsafe class MappedFile : IDisposable
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             long fileLength = stream.Length;
             long length = Math.Min(fileLength, limit);
-            if (length > MaxLength)
-                throw new DumpFileException(path, $"{fileLength} bytes: larger than the {MaxLength} bytes (2 GiB) the readers handle");
             // An empty mapping is not allowed; nothing needs mapping then.
             if (length == 0) return new MappedFile(fileLength, 0, null, null, null);
             var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             byte* p = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            return new MappedFile(fileLength, (int)length, map, view, p + view.PointerOffset);
+            return new MappedFile(fileLength, length, map, view, p + view.PointerOffset);
         }
         catch (DumpFileException) { throw; }
         catch (Exception e) { throw DumpFileException.From(path, e); }
     }
 
-    /// <summary>The mapped bytes; valid until <see cref="Dispose"/>.</summary>
-    public ReadOnlySpan<byte> Span => _pointer == null ? default : new ReadOnlySpan<byte>(_pointer, Length);
+    /// <summary>The mapped bytes, at most the first 2 GiB of them; valid until <see cref="Dispose"/>.</summary>
+    public ReadOnlySpan<byte> Span => _pointer == null ? default : new ReadOnlySpan<byte>(_pointer, (int)Math.Min(Length, MaxSpanLength));
 
     public void Dispose()
     {

@@ -58,6 +58,21 @@ public static class Report
         Key(c, "symbols", r.Symbols?.Source ?? "(none: RIPs are shown as addresses)");
         Key(c, "unwind", r.UnwindSource ?? "(no unwind tables: backtraces show the RIP only)");
         Key(c, "lines", r.LineSource ?? "(no line tables: give --kernel out/kernel.elf for file:line)");
+        Key(c, "dump", DumpLine(r));
+    }
+
+    /// <summary>"dump_level 31 (zero pages as holes, free pages left out): ..." or what an unfiltered dump holds.</summary>
+    public static string DumpLine(Inspection r)
+    {
+        ulong inFile = 0, memory = 0;
+        foreach (MemoryRange m in r.Memory) { inFile += m.FileSize; memory += m.Size; }
+        if (r.Filter is not DumpFilterStats f)
+            return $"no dump-filter note (a full dump): {Size(memory)} of memory, {Size(inFile)} of it in the file";
+        var l = new LogLine(0, 0);
+        DumpFilter.DescribeLevel(ref l, f.Level);
+        string how = DumpInspector.Ascii(l.AsSpan());
+        return $"dump_level {f.Level} ({how}): {Size(f.RamBytes)} of RAM; {Size(f.DataBytes)} in the file, "
+             + $"{Size(f.ZeroBytes)} of zero pages left as holes, {Size(f.FreeBytes)} of free pages left out ({f.Segments} PT_LOADs)";
     }
 
     /// <summary>The crash channel's unload handshake, as CRASH_CHANNEL= and CRASH_CHANNEL_OWNER= recorded it.</summary>
@@ -115,6 +130,8 @@ public static class Report
         }
         if (r.MissingCpus.Count == 0 && r.OnlyCpu == null) c.WriteLine(r.NrCpus is long n ? $"  missing CPUs: none (all {n} saved their registers)" : "  missing CPUs: none named");
         foreach (var (cpu, why) in r.MissingCpus) c.WriteLine($"  missing CPU {cpu}: {why}");
+        if (r.NotOnlineApicIds != null)
+            c.WriteLine($"  present but never online (no registers by design; no broadcast IPI reached them): APIC IDs {r.NotOnlineApicIds}");
     }
 
     /// <summary>Each CPU as Linux's __show_regs() prints it, then its code.</summary>
@@ -192,6 +209,9 @@ public static class Report
         }
     }
 
+    /// <summary>Rows of the PT_LOAD table shown; a filtered dump of a 255-CPU machine has hundreds.</summary>
+    public const int MaxMemoryRows = 48;
+
     static void MemoryRanges(Inspection r, IAnsiConsole c)
     {
         Section(c, "memory (PT_LOAD)");
@@ -202,20 +222,25 @@ public static class Report
         table.AddColumn("end (inclusive)");
         table.AddColumn(new TableColumn("size").RightAligned());
         table.AddColumn(new TableColumn("bytes").RightAligned());
+        table.AddColumn(new TableColumn("in file").RightAligned());
         table.AddColumn("file offset");
         bool virt = r.Memory.Exists(m => m.VirtAddr != m.PhysAddr);
         if (virt) table.AddColumn("virtual");
-        ulong total = 0;
+        ulong total = 0, inFile = 0;
         for (int i = 0; i < r.Memory.Count; i++)
         {
             MemoryRange m = r.Memory[i];
             total += m.Size;
-            var cells = new List<string> { i.ToString(), $"0x{m.PhysAddr:x16}", m.Size == 0 ? "(empty)" : $"0x{m.PhysAddr + m.Size - 1:x16}", Size(m.Size), m.Size.ToString(), $"0x{m.FileOffset:x}" };
+            inFile += m.FileSize;
+            if (i >= MaxMemoryRows) continue;
+            var cells = new List<string> { i.ToString(), $"0x{m.PhysAddr:x16}", m.Size == 0 ? "(empty)" : $"0x{m.PhysAddr + m.Size - 1:x16}", Size(m.Size), m.Size.ToString(),
+                m.FileSize == m.Size ? "all" : m.FileSize == 0 ? "zeros" : Size(m.FileSize), $"0x{m.FileOffset:x}" };
             if (virt) cells.Add($"0x{m.VirtAddr:x16}");
             table.AddRow(Cells([.. cells]));
         }
         WriteTable(c, table);
-        c.WriteLine($"  total: {Size(total)} ({total} bytes) in {r.Memory.Count} ranges");
+        if (r.Memory.Count > MaxMemoryRows) c.WriteLine($"  ... {r.Memory.Count - MaxMemoryRows} more ranges");
+        c.WriteLine($"  total: {Size(total)} ({total} bytes) in {r.Memory.Count} ranges; {Size(inFile)} ({inFile} bytes) in the file, the rest zero pages");
     }
 
     static void Log(Inspection r, IAnsiConsole c)
