@@ -97,7 +97,7 @@ static unsafe class Capture
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else if (!DumpExport.Run(info)) Fail();
         Log.Info("capture: done; powering off");
-        Power.Poweroff();
+        Power.PoweroffAfterDump();
     }
 
     static void Fail()
