@@ -216,10 +216,13 @@ static unsafe class Log
     }
 
     // Prints the committed records from s_consolePos on, stopping at one still being written (its
-    // writer prints it once it is committed) unless the panicking CPU has stopped everyone else.
+    // writer prints it once it is committed), except on the panicking CPU: that writer, once it
+    // commits, finds another CPU panicking and prints nothing, so a panic flush that stopped there
+    // would leave the panic's own lines off the console (a storm's writer the host descheduled
+    // mid-record did; torture 1:15, 1:35). Linux's panic CPU skips non-finalized records too.
     static void FlushConsole(int cpu)
     {
-        bool passUnfinished = Panic.PanicCpu == cpu && CrashShutdown.IpiIssued;
+        bool passUnfinished = Panic.PanicCpu == cpu;
         KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, s_consolePos, passUnfinished);
         while (r.MoveNext())
         {

@@ -20,18 +20,17 @@ public class FuzzTests
         var r = FuzzRunner.Run(target, inputs, threads: 1);
         Assert.True(r.Failure == null, r.Failure);
         Assert.Equal(inputs, r.Inputs);
-        Assert.True(r.Accepted > 0 || name == "vmcore", $"{name}: no input was accepted: the mutations never leave a valid input");
+        Assert.True(r.Accepted > 0, $"{name}: no input was accepted: the mutations never leave a valid input");
         Assert.True(r.Rejected > 0, $"{name}: no input was refused: the mutations never reach the checks");
     }
 
     [Fact]
     public void TheSeeds_AreAcceptedAsTheyAre()
     {
-        foreach (var t in FuzzTarget.All.Where(t => t.Name != "vmcore"))
+        foreach (var t in FuzzTarget.All)
             foreach (var seed in t.Seeds.Take(3))
                 Assert.True(t.Check(seed).Accepted || t.Name == "params", $"{t.Name}: a seed is refused: {t.Check(seed).Message}");
-        var real = new VmcoreTarget().Check(FuzzMachine.RealVmcoreHeaders);
-        Assert.DoesNotContain("does not open", real.Message);
+        Assert.True(new VmcoreTarget().Check(FuzzMachine.RealVmcoreHeaders).Accepted, "the real dump's headers do not open");
     }
 
     sealed class Throwing : FuzzTarget

@@ -156,6 +156,16 @@ public class TortureJudgeTests
         Assert.Contains("2 panic lines", v.Detail);
     }
 
+    /// <summary>torture 1:15, 1:35: the panic's lines never reached the console, yet the machine jumped and dumped.</summary>
+    [Fact]
+    public void AJumpWithNoPanicLineOnTheConsole_IsADumpThatFails_NotAMachineThatNeverCrashed()
+    {
+        var v = JudgeDump(AllIdle(), lines: [.. Boot(4), "[    0.396379] Uhhuh. NMI received for unknown reason 21 on CPU 0.", .. Capture]);
+        Assert.False(v.Passed);
+        Assert.Equal("dump", v.Class);
+        Assert.Contains("0 panic lines and 0 oops headlines before the jump", v.Detail);
+    }
+
     [Fact]
     public void OneOopsStraightToCrashKexec_Passes()
     {

@@ -30,8 +30,11 @@ public static class TortureCommand
         else if (!File.Exists(Paths.KernelElf) || !File.Exists(Paths.CaptureElf))
             throw new BuildException("--no-build: out/kernel.elf and out/capture.elf must exist (./build.sh build)");
         Prerequisites.Ensure(Prerequisites.Need.Run);
-        byte[] kernel = File.ReadAllBytes(Paths.KernelElf);
         string work = Path.Combine(Paths.Out, "torture");
+        // Every run boots and is judged against one snapshot of the images: a rebuild while the
+        // torture runs (another shell's ./build.sh build) must not boot one kernel and judge another.
+        var images = TortureImages.Snapshot(Path.Combine(work, $"images-{Environment.ProcessId}"));
+        byte[] kernel = File.ReadAllBytes(images.Kernel);
         Console.WriteLine($"torture: {draws.Count} run(s), seed {seed}, {jobs} at a time; each bounded by {TortureMachine.RunBound.TotalSeconds:F0} s");
         if (draws.Count == 1) Console.WriteLine($"torture: {draws[0].Describe()}\n  -append \"{draws[0].Append}\"");
 
@@ -46,7 +49,7 @@ public static class TortureCommand
             TimeSpan took;
             try
             {
-                var observation = TortureMachine.Run(d, dir);
+                var observation = TortureMachine.Run(d, dir, images);
                 took = observation.Elapsed;
                 v = TortureJudge.Judge(d, observation, kernel);
             }
@@ -56,7 +59,7 @@ public static class TortureCommand
                 v = new TortureVerdict("error", false, $"the runner failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
             }
             string? kept = null;
-            if (!v.Passed) kept = Keep(dir, keep, d);
+            if (!v.Passed) kept = Keep(dir, keep, d, v);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             verdicts[i] = v;
             lock (gate)
@@ -66,6 +69,7 @@ public static class TortureCommand
                     Console.WriteLine($"  reproduce: ./build.sh torture --replay {d.Seed}:{d.Run}{(kept != null ? $"  (serial log: {Paths.Relative(kept)})" : "")}");
             }
         });
+        images.Dispose();
         int failed = verdicts.Count(v => !v.Passed), passed = verdicts.Length - failed;
         var classes = verdicts.GroupBy(v => v.Class).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}");
         Console.WriteLine($"torture: {string.Join(", ", classes)} in {clock.Elapsed.TotalMinutes:F1} min");
@@ -74,13 +78,15 @@ public static class TortureCommand
         return failed == 0 ? 0 : 1;
     }
 
-    /// <summary>Keeps a failed run's serial log (and its vmcore, if one came; the monitor's view of a timed-out machine) as SEED-RUN.*; returns the log's path.</summary>
-    static string? Keep(string dir, string keep, TortureDraw d)
+    /// <summary>Keeps a failed run's serial log (and its vmcore, if one came; the monitor's view of a timed-out machine; the verdict) as SEED-RUN.*; returns the log's path.</summary>
+    static string? Keep(string dir, string keep, TortureDraw d, TortureVerdict v)
     {
         string log = Path.Combine(dir, "serial.log");
         if (!File.Exists(log)) return null;
         Directory.CreateDirectory(keep);
         string name = Path.Combine(keep, $"{d.Seed}-{d.Run}");
+        File.WriteAllText(name + ".verdict.txt",
+            $"torture {d.Seed}:{d.Run} FAIL {v.Class} {d.Describe()}: {v.Detail}\n-append \"{d.Append}\"\n{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC\n");
         File.Copy(log, name + ".serial.log", overwrite: true);
         string monitor = Path.Combine(dir, "monitor.txt");
         if (File.Exists(monitor)) File.Copy(monitor, name + ".monitor.txt", overwrite: true);

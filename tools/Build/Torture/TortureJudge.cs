@@ -61,7 +61,9 @@ public static class TortureJudge
         int panics = first.Count(m => m.StartsWith("Kernel panic - not syncing: ", StringComparison.Ordinal));
         int oopses = first.Count(m => OopsHeadline.IsMatch(m));
         int crashAt = first.FindIndex(m => m.StartsWith("Kernel panic - not syncing: ", StringComparison.Ordinal) || OopsHeadline.IsMatch(m));
-        string cls = crashAt < 0 ? "no-crash" : jump >= 0 ? "dump" : "no-image";
+        // A jump makes it a dump whatever the console shows before it: a panic line missing there
+        // is the dump's failure to name, not a machine that never crashed.
+        string cls = jump >= 0 ? "dump" : crashAt < 0 ? "no-crash" : "no-image";
         if (o.End == RunEnd.TimedOut)
             return Fail(cls, $"timed out after {o.Elapsed.TotalSeconds:F0} s waiting for {o.WaitedFor}");
         return cls switch

@@ -24,7 +24,7 @@ public static class TortureMachine
     static readonly Regex PanicOrOops = new(@"^(Kernel panic - not syncing: |.* \[#\d+\] SMP$)");
 
     /// <summary>Runs the draw; its serial log and (for a dump) its vmcore are left in <paramref name="workDir"/>.</summary>
-    public static TortureObservation Run(TortureDraw d, string workDir)
+    public static TortureObservation Run(TortureDraw d, string workDir, TortureImages images)
     {
         Directory.CreateDirectory(workDir);
         string serial = Path.Combine(workDir, "serial.log"), vmcore = Path.Combine(workDir, "vmcore");
@@ -33,9 +33,9 @@ public static class TortureMachine
         PrivateFile.Prepare(window, windowBytes);
         var vm = QemuMachine.Start(new QemuOptions
         {
-            Kernel = Paths.KernelElf,
+            Kernel = images.Kernel,
             Append = d.Append,
-            Modules = [$"{Paths.CaptureElf} dump_channels=window"],
+            Modules = [$"{images.Capture} dump_channels=window"],
             Smp = d.Smp,
             MemoryMiB = d.MemoryMiB,
             SerialLogPath = serial,
