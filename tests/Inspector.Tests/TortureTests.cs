@@ -166,6 +166,31 @@ public class TortureJudgeTests
         Assert.Contains("0 panic lines and 0 oops headlines before the jump", v.Detail);
     }
 
+    /// <summary>
+    /// torture 1:11, 1:49, 1:50, 1:84, 1:92, 1:94, 1:109, 1:121, 1:124, 1:138, 1:150: a notifier that
+    /// faults inside the panic re-enters panic() on the same CPU, which says so; that is the same
+    /// panic going on, for the scenarios built to fault there and no other.
+    /// </summary>
+    [Fact]
+    public void APanicReenteredByAFaultInsideIt_IsOnePanic_OnlyForTheScenariosThatFaultThere()
+    {
+        string[] lines = [.. Boot(4)[..3], "[    0.300000] crashtest: performing NOTIFIER_OOPS on CPU 0", "[    0.301000] idle: nothing more to do; halting until an NMI",
+            "[    0.310000] Kernel panic - not syncing: crashtest: NOTIFIER_OOPS", "[    0.311000] crashtest: a panic notifier faults",
+            "[    0.311500] invalid opcode: 0000 [#1] SMP", "[    0.312000] Kernel panic - not syncing: Fatal exception in interrupt",
+            "[    0.312500] panic: a fault inside the panic; going straight to crash_kexec", .. Capture];
+        var notifierOops = NmiOnly with { Crashtest = "NOTIFIER_OOPS", PostNotifiers = true };
+        var v = JudgeDump(AllIdle(), notifierOops, lines);
+        Assert.True(v.Passed, v.Detail);
+
+        v = JudgeDump(AllIdle(), notifierOops with { Crashtest = "PANIC" }, lines);
+        Assert.False(v.Passed);
+        Assert.Contains("panic() was re-entered by a fault inside it (1x), and the scenario does not fault there", v.Detail);
+
+        v = JudgeDump(AllIdle(), notifierOops, lines.Where(l => !l.Contains("a fault inside the panic")));
+        Assert.False(v.Passed);
+        Assert.Contains("2 panic lines", v.Detail);
+    }
+
     [Fact]
     public void OneOopsStraightToCrashKexec_Passes()
     {
