@@ -115,7 +115,7 @@ public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
     /// <summary>Options that take no value.</summary>
-    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu"];
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu", "--record"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)
