@@ -29,6 +29,8 @@ struct KernelLayout
     public ulong EhFrameStart, EhFrameEnd;
     /// <summary>The trampoline's IDT pointer slots, the entry code's early IDT pointers and NMI counter.</summary>
     public ulong TrIdt32, TrIdt64, EarlyIdt32Ptr, EarlyIdt64Ptr, EarlyNmiCount;
+    /// <summary>The entry code's copy of the BIOS data area (BiosDataArea.Size bytes; zero in the capture image).</summary>
+    public ulong BootBda;
 
     /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
     public readonly ulong LoadBias => ImageStart - ImageLinkStart;

@@ -80,6 +80,7 @@ static unsafe class Capture
             Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
             Fail();
         }
+        CapturePlatform.UseScreen(info);
         if (Vmcoreinfo.FindUnsigned(info, "TSC_KHZ", out ulong khz)) Clock.SetTscKhz(khz);
         ReportTiming(info, entryTsc, mainTsc);
         Params.Parse(CaptureArguments(info));

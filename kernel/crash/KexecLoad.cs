@@ -74,7 +74,7 @@ static unsafe partial class Kexec
         // What the capture kernel will need: VMCOREINFO, the notes, RAM less the region, the header.
         PhysRange* ram = stackalloc PhysRange[MaxRam];
         int ramCount = UsableRam(ref info, ref tables, ram);
-        ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength));
+        ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength), info.PathFirst);
         VmcoreinfoNote.Build(new ReadOnlySpan<PhysRange>(ram, ramCount), captureArgs);
         if (!WriteCoreHeader(r.Start, r.Size, new ReadOnlySpan<PhysRange>(ram, ramCount))) return;
         if (!MachineKexec.Prepare(r.Start, r.Size, out s_cr3, out PhysRange handOver, out PhysRange pageTables)

@@ -1,6 +1,7 @@
 // printk: every line goes into the kmsg ring (sequence number, timestamp, level, CPU) with no lock,
 // from any context, and, when it is more urgent than the console log level (loglevel=, Linux's
-// console_loglevel, default 7), to the console, prefixed Linux-style "[    0.001234] ". Only the
+// console_loglevel, default 7), to the console (COM1, mirrored on a VGA text screen when there is
+// one), prefixed Linux-style "[    0.001234] ". Only the
 // console has a lock (lines must not interleave): bounded by time, and broken by the panicking CPU.
 // Once a CPU owns panic_cpu, other CPUs' lines are dropped and counted, as Linux 6.x does.
 using System;
@@ -251,14 +252,48 @@ static unsafe class Log
     {
         LogLine prefix = default;
         Kmsg.AppendPrefix(ref prefix, ts);
-        Serial.Write(prefix.AsSpan());
+        ConsoleWrite(prefix.AsSpan());
         for (int at = 0; at < text.Length; at += ConsoleChunk)
         {
-            if (OtherCpuPanics(cpu)) { Serial.Write((byte)'\r'); Serial.Write((byte)'\n'); return false; }
-            Serial.Write(text.Slice(at, text.Length - at < ConsoleChunk ? text.Length - at : ConsoleChunk));
+            if (OtherCpuPanics(cpu)) { ConsoleEndLine(); return false; }
+            ConsoleWrite(text.Slice(at, text.Length - at < ConsoleChunk ? text.Length - at : ConsoleChunk));
         }
+        ConsoleEndLine();
+        return true;
+    }
+
+    // The consoles: COM1, and the text screen when there is one (arch-x86/VgaText.cs).
+    static void ConsoleWrite(ReadOnlySpan<byte> text)
+    {
+        Serial.Write(text);
+        VgaText.Write(text);
+    }
+
+    static void ConsoleEndLine()
+    {
         Serial.Write((byte)'\r');
         Serial.Write((byte)'\n');
-        return true;
+        VgaText.EndLine();
+    }
+
+    /// <summary>
+    /// A console registered after lines were printed gets them replayed, as Linux's register_console
+    /// does for a console that was not there at boot: the log so far, onto the text screen only
+    /// (the serial console printed them already). Called on one CPU, before any other could print.
+    /// </summary>
+    public static void ReplayOnScreen()
+    {
+        if (!s_ready || !VgaText.Enabled) return;
+        KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, 0, false);
+        while (r.MoveNext())
+        {
+            KmsgRecord rec = r.Current;
+            if ((int)rec.Level >= ConsoleLevel) continue;
+            LogLine prefix = default;
+            Kmsg.AppendPrefix(ref prefix, rec.TimestampNs);
+            VgaText.Write(prefix.AsSpan());
+            VgaText.Write(rec.Text);
+            VgaText.EndLine();
+        }
     }
 }
