@@ -74,7 +74,9 @@ _start32:
     or eax, (1 << 8) | (1 << 11)    ; LME, NXE
     wrmsr
     mov eax, cr0
-    or eax, (1 << 31) | (1 << 0)    ; PG, PE
+    ; PG, PE, and WP: without it the kernel's own writes ignore read-only pages (SDM Vol. 3A 4.6.1),
+    ; and the read-only crash region and kernel text would protect nothing.
+    or eax, (1 << 31) | (1 << 16) | (1 << 0)
     mov cr0, eax
     ; IA-32e mode is active from the instruction above: gates are read as 16-byte 64-bit gates from
     ; now on, so the 64-bit IDT follows at once (compatibility mode loads its 32-bit base). The one

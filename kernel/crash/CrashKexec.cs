@@ -63,6 +63,7 @@ static unsafe partial class Kexec
         {
             ulong panicTsc = Cpu.Rdtsc();
             CrashShutdown.MachineCrashShutdown(regs);
+            Crashlog.Save();
             // As the shootdown's lines (CrashNotes.ReportShootdown): the console gets it only if the jump fails.
             Log.ReportDroppedInPanic(console: Params.Current.CrashKexecPostNotifiers);
             VmcoreinfoNote.UpdateAtCrash(panicTsc, Clock.TicksToNs(Cpu.Rdtsc() - panicTsc, Clock.TscKhz) / 1000);

@@ -101,6 +101,9 @@ static unsafe class Panic
         // Unlike Linux without kdump, every panic stops the others the kdump way, so their
         // registers are saved and summarised whether or not a capture image is armed.
         CrashSmpSendStop(regs);
+        // No dump follows unless crash_kexec is still to come: the record now, before notifiers
+        // that may hand the machine to the host (pvpanic's "panicked" stops or powers it off).
+        if (!postNotifiers || !Kexec.ImageArmed) Crashlog.Save();
 
         PanicNotifiers.Call(Message);
         KmsgDump.Dump(KmsgDumpReason.Panic);
@@ -113,6 +116,7 @@ static unsafe class Panic
     /// <summary>What panic= asks for after a panic that did not end in the capture image.</summary>
     static void End(ref LogLine message)
     {
+        Crashlog.Save();
         Log.ReportDroppedInPanic();
         int timeout = Params.Current.Panic;
         if (timeout > 0)

@@ -32,11 +32,13 @@ static unsafe class Kmain
 
         Params.Parse(args);
         CpuSetup.BootCpu();
+        ProtectKernelText();
         EarlyNmi.Report("during early boot");
         CalibrateClock();
         Banner(args);
         ReportConsoles(screen);
         Params.Report();
+        Crashlog.Init(ref s_bootInfo, ref s_bootTables);
         ShowMemoryMap();
         MapHighRam();
         Nmi.Init();
@@ -66,6 +68,18 @@ static unsafe class Kmain
             if (j == word.Length && (i + j == args.Length || args[i + j] == (byte)' ')) return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// The image's code and constants read-only (Linux's mark_rodata_ro), before any other CPU runs
+    /// (so no TLB elsewhere holds them writable): a stray write faults instead of changing code. The
+    /// GDT in it (boot/multiboot.asm) has its accessed bits preset, or loading a segment would write it.
+    /// </summary>
+    static void ProtectKernelText()
+    {
+        ref KernelLayout k = ref KernelLayout.Get;
+        if (!Paging.SetWritable(k.ImageStart, k.RoEnd - k.ImageStart, writable: false))
+            Log.Warn("paging: cannot map the kernel's code and constants read-only");
     }
 
     /// <summary>The entry code's copy of the BIOS data area (boot/multiboot.asm).</summary>

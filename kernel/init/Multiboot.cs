@@ -197,6 +197,42 @@ public static unsafe class Multiboot
         return cmdline.Slice(i);
     }
 
+    /// <summary>
+    /// Takes the top <paramref name="size"/> bytes (page aligned) of the highest usable RAM below
+    /// <paramref name="ceiling"/> out of the map: that range shrinks, and an entry of type
+    /// <paramref name="type"/> follows it. The same map gives the same place at every boot. False
+    /// when no usable range below the ceiling is large enough, or the table has no room.
+    /// </summary>
+    public static bool ReserveTop(ref Info info, ref Tables tables, ulong size, ulong ceiling, uint type, out ulong start)
+    {
+        start = 0;
+        int best = -1;
+        ulong bestEnd = 0;
+        for (int i = 0; i < info.RangeCount; i++)
+        {
+            MemoryRange* r = Range(ref tables, i);
+            if (r->Type != MemoryAvailable) continue;
+            ulong end = r->Base + r->Length < ceiling ? r->Base + r->Length : ceiling;
+            end &= ~0xFFFUL;
+            if (end <= r->Base || end - r->Base < size + 0x1000 || end <= bestEnd) continue;
+            best = i;
+            bestEnd = end;
+        }
+        if (best < 0) return false;
+        MemoryRange* b = Range(ref tables, best);
+        ulong oldEnd = b->Base + b->Length;
+        // Whatever of the range lies above the reservation (past the ceiling) follows it as its own entry.
+        int extra = oldEnd > bestEnd ? 1 : 0;
+        if (info.RangeCount + 1 + extra > MaxMemoryRanges) return false;
+        start = bestEnd - size;
+        b->Length = start - b->Base;
+        for (int i = info.RangeCount - 1; i > best; i--) *Range(ref tables, i + 1 + extra) = *Range(ref tables, i);
+        *Range(ref tables, best + 1) = new MemoryRange { Base = start, Length = size, Type = type };
+        if (extra != 0) *Range(ref tables, best + 2) = new MemoryRange { Base = bestEnd, Length = oldEnd - bestEnd, Type = MemoryAvailable };
+        info.RangeCount += 1 + extra;
+        return true;
+    }
+
     /// <summary>Top of usable RAM below 4 GiB and total available bytes, from the map.</summary>
     public static ulong AvailableBytes(ref Info info, ref Tables tables)
     {

@@ -123,7 +123,7 @@ public static partial class BootParams
         BootParam.NrCpus => Integer("nr_cpus"u8, 0, 1, 4096,
             "Most CPUs to bring up, the boot CPU included; 0 (the default) means all"u8),
         BootParam.Crashtest => ChoiceUnset("crashtest"u8,
-            "PANIC BUG EXCEPTION DOUBLE_FAULT STACK_OVERFLOW PANIC_STOP_IRQOFF HARDLOCKUP NMI_HANG OOPS_PANIC_RACE DOUBLE_PANIC NESTED_NMI_PANIC UNKNOWN_NMI_BROADCAST REASON_LOCK_PANIC RUNAWAY_WRITER PRINTK_STORM NMI_OOPS_RACE NOTIFIER_OOPS PANIC_DOUBLE_FAULT"u8,
+            "PANIC BUG EXCEPTION DOUBLE_FAULT STACK_OVERFLOW PANIC_STOP_IRQOFF HARDLOCKUP NMI_HANG OOPS_PANIC_RACE DOUBLE_PANIC NESTED_NMI_PANIC UNKNOWN_NMI_BROADCAST REASON_LOCK_PANIC RUNAWAY_WRITER PRINTK_STORM NMI_OOPS_RACE NOTIFIER_OOPS PANIC_DOUBLE_FAULT WRITE_CRASHKERNEL"u8,
             "none"u8, "Crash scenario to run after boot, for the QEMU tests"u8),
         BootParam.CrashtestCpu => Integer("crashtest_cpu"u8, 0, 0, IntMax,
             "CPU that runs the crash scenario"u8),

@@ -127,6 +127,36 @@ public unsafe class MultibootTests
     }
 
     [Fact]
+    public void ReserveTop_TakesTheTopOfTheHighestRangeBelowTheCeiling_TheSameEveryTime()
+    {
+        using var m = QemuLike();
+        Assert.True(Parse(m, out var info, out var tables));
+        Assert.True(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out ulong start));
+        Assert.Equal(0x100000UL + 0x7ee0000 - 0x8000, start);
+        Assert.Equal(4, info.RangeCount);
+        Assert.Equal((0x100000UL, 0x7ee0000UL - 0x8000, Multiboot.MemoryAvailable), (Multiboot.Range(ref tables, 2)->Base, Multiboot.Range(ref tables, 2)->Length, Multiboot.Range(ref tables, 2)->Type));
+        Assert.Equal((start, 0x8000UL, Multiboot.MemoryReserved), (Multiboot.Range(ref tables, 3)->Base, Multiboot.Range(ref tables, 3)->Length, Multiboot.Range(ref tables, 3)->Type));
+        Assert.Equal(0x9fc00UL + 0x7ee0000 - 0x8000, Multiboot.AvailableBytes(ref info, ref tables));
+        Assert.True(Parse(m, out var again, out var tables2));
+        Assert.True(Multiboot.ReserveTop(ref again, ref tables2, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out ulong start2));
+        Assert.Equal(start, start2);
+    }
+
+    [Fact]
+    public void ReserveTop_SplitsARangeThatCrossesTheCeiling()
+    {
+        using var m = QemuLike();
+        Assert.True(Parse(m, out var info, out var tables));
+        // A ceiling inside the last range: the reservation ends at it, the rest stays usable after it.
+        Assert.True(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 0x4000000, Multiboot.MemoryReserved, out ulong start));
+        Assert.Equal(0x4000000UL - 0x8000, start);
+        Assert.Equal(5, info.RangeCount);
+        Assert.Equal((0x4000000UL, 0x100000UL + 0x7ee0000 - 0x4000000, Multiboot.MemoryAvailable),
+            (Multiboot.Range(ref tables, 4)->Base, Multiboot.Range(ref tables, 4)->Length, Multiboot.Range(ref tables, 4)->Type));
+        Assert.False(Multiboot.ReserveTop(ref info, ref tables, 1UL << 40, 1UL << 32, Multiboot.MemoryReserved, out _));
+    }
+
+    [Fact]
     public void MoreRangesThanTheTableHolds_AreCountedAsDropped()
     {
         using var m = QemuLike(ranges: Multiboot.MaxMemoryRanges + 5);

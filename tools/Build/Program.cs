@@ -29,6 +29,9 @@ public static class Program
                                  print a vmcore's panic, CPUs and how they stopped, registers, code,
                                  a call trace per CPU, the crash timeline, VMCOREINFO and log
           inspect <vmcore> dmesg print the first kernel's log as <level>[sec.usec] text
+          inspect --crashlog <memory image> [--kernel out/kernel.elf]
+                                 print the RAM crashlog record found in a raw image of guest memory
+                                 from physical 0 (QMP pmemsave)
           test [filter]          run every test suite; ends with "N passed, M failed"
                                  (a filter is passed to dotnet test as --filter)
           bench boot [--runs N] [--smp 1,8,64]
