@@ -86,6 +86,9 @@ static unsafe class Capture
         Params.Parse(CaptureArguments(info));
         Params.Report();
         Platform.UseAcpiPowerOff(info);
+        Vmcoreinfo.FindDecimal(info, "PANIC_TIMEOUT", out s_panicTimeout);
+        CaptureBmc.Attach(info);
+        CapturePlatform.TestFailure();
 
         // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none),
         // unless capture_nmi_test asks for NMIs during the export to show they are survived.
@@ -97,12 +100,25 @@ static unsafe class Capture
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else if (!DumpExport.Run(info)) Fail();
+        CaptureBmc.Done();
         Log.Info("capture: done; powering off");
         Power.Poweroff();
     }
 
-    static void Fail()
+    static long s_panicTimeout;
+
+    /// <summary>
+    /// The first kernel's panic=N (N > 0, VMCOREINFO PANIC_TIMEOUT) holds here too: a real machine
+    /// comes back up (and the next boot reports the crashlog); otherwise the host sees the failure status.
+    /// </summary>
+    public static void Fail()
     {
+        if (s_panicTimeout > 0)
+        {
+            Log.Emerg($"capture: giving up; rebooting in {s_panicTimeout} seconds (the first kernel's panic={s_panicTimeout})");
+            Clock.Mdelay((ulong)s_panicTimeout * 1000);
+            Power.Reboot();
+        }
         Log.Emerg("capture: giving up; exiting with the failure status");
         Power.ExitFailure();
     }

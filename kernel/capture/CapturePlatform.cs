@@ -16,4 +16,24 @@ static unsafe class CapturePlatform
             return;
         if (VgaText.Enable(buffer, (int)columns, (int)rows, keepContents: true)) Log.ReplayOnScreen();
     }
+
+    /// <summary>capture_test= on the module line: FAIL takes the failure path at once, HANG stops this CPU for good (interrupts off).</summary>
+    public static void TestFailure()
+    {
+        switch ((CaptureTest)Params.Current.Choice(BootParam.CaptureTest))
+        {
+            case CaptureTest.Fail:
+                Log.Emerg("capture: capture_test=FAIL: failing at once");
+                Capture.Fail();
+                break;
+            case CaptureTest.Hang:
+                Log.Emerg("capture: capture_test=HANG: hanging with interrupts off");
+                Cpu.DisableInterrupts();
+                Cpu.HaltForever();
+                break;
+        }
+    }
 }
+
+/// <summary>capture_test=: same order as the table's words (None: not given).</summary>
+public enum CaptureTest { None = -1, Fail, Hang }

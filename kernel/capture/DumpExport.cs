@@ -237,6 +237,8 @@ static unsafe class DumpExport
     /// alone), and checksummed in the same pass; its header follows the payload in the window, so a
     /// host following the window never takes a chunk before its bytes are there.
     /// </summary>
+    const ulong SendPiece = 4096;
+
     static void Stream(byte* window, bool toWindow, in ByteChannel bytes)
     {
         ulong length = s_layout.FileSize;
@@ -270,8 +272,12 @@ static unsafe class DumpExport
             fold = DumpStream.Fold(fold, checksum);
             DumpStream.WriteChunkHeader(new Span<byte>(small, DumpStream.ChunkHeaderSize), (uint)c, (uint)n, checksum);
             Publish(window, pos, small, DumpStream.ChunkHeaderSize, toWindow, in bytes);
-            bytes.Send(stage, n);
-            //WATCHDOG
+            // In pieces, so a slow channel (115200 baud: 11 KB/s) still lets the watchdog be petted in time.
+            for (ulong sent = 0; sent < n; sent += SendPiece)
+            {
+                bytes.Send(stage + sent, n - sent < SendPiece ? n - sent : SendPiece);
+                CaptureBmc.Tick();
+            }
             pos += DumpStream.ChunkHeaderSize + n;
             if (c == 0 && Params.Current.CaptureNmiTest) Capture.WaitForTestNmis();
             if (start + n >= nextProgress)

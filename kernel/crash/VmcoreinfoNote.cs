@@ -88,6 +88,12 @@ static unsafe class VmcoreinfoNote
             b.AddUnsigned("VGA_TEXT_ROWS", (ulong)VgaText.Rows);
         }
         if (Params.Current.Panic != 0) b.AddDecimal("PANIC_TIMEOUT", Params.Current.Panic);
+        if (Bmc.Present)
+        {
+            b.AddHex("IPMI_KCS_DATA", Bmc.DataPort);
+            b.AddHex("IPMI_KCS_STATUS", Bmc.StatusPort);
+            if (Params.Current.CrashWatchdog > 0) b.AddUnsigned("CRASH_WATCHDOG", (ulong)Params.Current.CrashWatchdog);
+        }
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
         int loadLength = s_storage.Length = b.Length;
         // The crash path's own code, run once now and undone (its keys are all new, so they went at

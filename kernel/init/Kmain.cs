@@ -44,6 +44,8 @@ static unsafe class Kmain
         Nmi.Init();
         HypervNmi.Init();
         Platform.Init();
+        PvPanic.Init();
+        Bmc.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         EarlyNmi.Report("during SMP bring-up (on an AP)");
         CrashChannel.Init();

@@ -32,6 +32,8 @@ public enum BootParam
     CaptureNmiTest,
     KexecCorruptTest,
     Loglevel,
+    CrashWatchdog,
+    CaptureTest,
     Count,
 }
 
@@ -149,6 +151,10 @@ public static partial class BootParams
             "After the digests: flip a byte of the image (the bare form), hand-over code or page tables, or zero e_phnum"u8),
         BootParam.NmiReason => ChoiceUnset("nmi_reason"u8, "serr iochk"u8, "none"u8,
             "Make the next NMI reason read report SERR or IOCHK, once, on the first CPU to read it (tests)"u8),
+        BootParam.CrashWatchdog => Integer("crash_watchdog"u8, 0, 0, 6553,
+            "Seconds of the BMC watchdog armed before the jump to the capture kernel, which pets it; 0: none"u8),
+        BootParam.CaptureTest => ChoiceUnset("capture_test"u8, "FAIL HANG"u8, "none"u8,
+            "Capture kernel (on its module line): fail at once, or hang with interrupts off (tests)"u8),
         BootParam.Loglevel => Integer("loglevel"u8, 7, 0, 8,
             "Console log level: records more urgent than N (KERN_EMERG 0 .. KERN_DEBUG 7) reach the console; the log keeps all"u8),
         _ => Row(default, BootParamType.Flag, 0, false, 0, 0, default, 0, default, default),
