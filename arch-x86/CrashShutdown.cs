@@ -109,6 +109,18 @@ static unsafe class CrashShutdown
         return true;
     }
 
+    /// <summary>
+    /// A CPU that lost the panic in NMI context and has saved its registers itself: counted as
+    /// stopped (before the shootdown too) and halted for good, with NMIs blocked.
+    /// </summary>
+    public static void StoppedItselfInNmi()
+    {
+        Cpu.DisableInterrupts();
+        LocalApic.Disable();
+        s_state.Answered();
+        Cpu.HaltForever();
+    }
+
     /// <summary>run_crash_ipi_callback(): for a CPU stuck in NMI context, the shootdown it cannot receive.</summary>
     public static void RunCrashIpiCallback(TrapFrame* regs)
     {

@@ -105,7 +105,8 @@ static unsafe class CrashNotes
         bool console = !Kexec.ImageArmed || Params.Current.CrashKexecPostNotifiers;
         if (r.Others > 0 && last != 0)
         {
-            ulong us = Clock.TicksToNs(last - r.IpiTsc, Clock.TscKhz) / 1000;
+            // CPUs that lost the panic in NMI context may all have stopped before the IPI: no wait.
+            ulong us = last > r.IpiTsc ? Clock.TicksToNs(last - r.IpiTsc, Clock.TscKhz) / 1000 : 0;
             LogLine took = $"crash: shootdown of {r.Others} CPUs took {us} us ({r.Answered} answered)";
             Log.Printk(KernLevel.Emerg, ref took, console);
         }

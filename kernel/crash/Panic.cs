@@ -212,17 +212,17 @@ static unsafe class Panic
         Cpu.HaltForever();
     }
 
-    /// <summary>Loops (NMIs blocked) until the crash callback can run; it saves the registers and never returns.</summary>
+    /// <summary>nmi_panic_self_stop(): saves this CPU's registers, is counted as stopped and halts for good (NMIs blocked).</summary>
     static void NmiPanicSelfStop(TrapFrame* regs)
     {
-        // Unbounded by design, as Linux's: this CPU lost the panic, so it must never run on, and
-        // the shootdown NMI cannot reach it (NMIs are blocked here). Polling crash_ipi_issued is how
-        // it still saves its registers once the panicking CPU sends the shootdown.
-        while (true)
-        {
-            CrashShutdown.RunCrashIpiCallback(regs);
-            Cpu.Pause();
-        }
+        // This CPU lost the panic, so it must never run on, and the shootdown NMI cannot reach it
+        // (NMIs are blocked here). Linux polls crash_ipi_issued and saves its registers once the
+        // shootdown is out; they are the registers it was interrupted with either way, so here it
+        // saves them at once and halts. A CPU spinning until then costs the panicking CPU its time
+        // wherever CPUs share a core (under TCG, 63 vCPUs on two host cores made the panicking
+        // CPU's path to the jump twice as slow, and 254 made it take seconds).
+        CrashNotes.Save(PerCpuArea.ThisCpu, regs, CpuStopState.StoppedInNmi);
+        CrashShutdown.StoppedItselfInNmi();
     }
 
     /// <summary>

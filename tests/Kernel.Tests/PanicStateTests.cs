@@ -64,6 +64,18 @@ public class PanicStateTests
         Assert.Equal(1, s.Waiting);
     }
 
+    [Fact]
+    public void Shootdown_DoesNotWaitForACpuThatStoppedBeforeItBegan()
+    {
+        var s = new ShootdownState();
+        s.Answered();                              // lost the panic in NMI context, saved and halted
+        Assert.True(s.Begin(0, 3));
+        Assert.Equal(2, s.Waiting);
+        s.Answered();
+        s.Answered();
+        Assert.Equal(0, s.Waiting);
+    }
+
     /// <summary>
     /// Many "CPUs" race panic(), nmi_panic() and die() (crash_kexec, then panic) at once, hundreds of
     /// times, with a capture image armed, so whoever takes the kexec lock jumps and never returns.

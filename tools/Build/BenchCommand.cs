@@ -58,19 +58,20 @@ public static class BenchCommand
     /// <summary>Guest time from the panic to the capture kernel's first line, and the digest's share.</summary>
     static int KexecTiming(string[] args)
     {
-        var o = new Options(args, "--runs", "--smp");
+        var o = new Options(args, "--runs", "--smp", "--append");
         int runs = o.GetInt("--runs", 3, 1, 50);
         int smp = ParseSmps(o.Get("--smp") ?? "4")[0];
+        string append = ("apic_extnmi=all unknown_nmi_panic crashkernel=16M " + (o.Get("--append") ?? "")).Trim();
         string kernel = KernelBuild.Build();
         Prerequisites.Ensure(Prerequisites.Need.Run);
-        Console.WriteLine($"bench kexec: -smp {smp}, {runs} run(s); guest TSC from the panic to the capture kernel's entry (TCG)");
+        Console.WriteLine($"bench kexec: -smp {smp}, {runs} run(s), \"{append}\"; guest TSC from the panic to the capture kernel's entry (TCG)");
         var total = new List<double>();
         var digest = new List<double>();
         for (int r = 0; r < runs; r++)
         {
             using var vm = QemuMachine.Start(new QemuOptions
             {
-                Kernel = kernel, Append = "apic_extnmi=all unknown_nmi_panic crashkernel=16M", Smp = smp, MemoryMiB = 256,
+                Kernel = kernel, Append = append, Smp = smp, MemoryMiB = 256,
                 Modules = [$"{Paths.CaptureElf} dump_channels=none"], Timeout = TimeSpan.FromSeconds(180),
             });
             vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(120));

@@ -38,7 +38,7 @@ public static class Program
                                  boot timings (host wall time, medians) beside the poweroff_at_entry floor
           bench shootdown [--runs N] [--smp 2,8,64] [--extnmi bsp,all]
                                  guest-measured NMI shootdown time, per apic_extnmi= mode
-          bench kexec [--runs N] [--smp 4]
+          bench kexec [--runs N] [--smp 4] [--append "..."]
                                  guest time from the panic to the capture kernel, and the digest's share
           bench dump [--cases 1024:31,1024:0,16384:31] [--smp 4] [--runs N] [--no-qemu]
                                  NMI to verified vmcore on the host per guest MiB:dump_level,
