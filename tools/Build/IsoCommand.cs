@@ -15,11 +15,13 @@ public static class IsoCommand
 
     public static int Run(string[] args)
     {
-        var o = new Options(args, "--out", "--test-config");
+        var o = new Options(args, "--out", "--test-config", "--no-build");
         string output = Path.GetFullPath(o.Get("--out") ?? DefaultIso);
         string? testConfig = o.Get("--test-config") is string t ? Path.GetFullPath(t) : null;
         if (testConfig != null && !File.Exists(testConfig)) throw new UsageException($"--test-config {testConfig}: no such file");
-        KernelBuild.Build();
+        // --no-build: the QEMU tests make their ISO from the images ./build.sh test has just built.
+        if (o.Get("--no-build") == null) KernelBuild.Build();
+        else if (!File.Exists(Paths.KernelElf) || !File.Exists(Paths.CaptureElf)) throw new UsageException("iso --no-build: out/kernel.elf or out/capture.elf is missing; run ./build.sh build");
         Build(output, testConfig, verbose: true);
         var size = new FileInfo(output).Length;
         Console.WriteLine($"iso: {Paths.Relative(output)} ready ({size / 1024} KiB): boots kernel.elf with apic_extnmi=all unknown_nmi_panic crashkernel=16M, capture.elf with dump_channels=serial");

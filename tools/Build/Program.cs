@@ -20,7 +20,7 @@ public static class Program
               --out DIR          where vmcore, serial.log and the channel files go (default out/)
               --timeout S        give up after S seconds (default 300)
               --keep-window      keep the window file as out/vmcore.window
-          iso [--out FILE] [--test-config FILE]
+          iso [--out FILE] [--test-config FILE] [--no-build]
                                  write out/nmidump.iso: a BIOS-bootable GRUB ISO of the kernel and the
                                  capture image (kdump armed, dump on COM2; a second entry without kdump)
           receive <channel file> <vmcore>
