@@ -12,6 +12,7 @@ static class CaptureBmc
 
     static bool s_watchdog;
     static ulong s_nextPet;
+    static int s_pets;
 
     public static void Attach(ReadOnlySpan<byte> info)
     {
@@ -40,7 +41,7 @@ static class CaptureBmc
     public static void Tick()
     {
         if (!s_watchdog || !Clock.Passed(s_nextPet)) return;
-        Bmc.PetWatchdog();
+        if (Bmc.PetWatchdog()) s_pets++;
         s_nextPet = Clock.DeadlineAfterUs(PetIntervalUs);
     }
 
@@ -49,7 +50,7 @@ static class CaptureBmc
     {
         if (!s_watchdog) return;
         s_watchdog = false;
-        if (Bmc.StopWatchdog()) Log.Info("capture: BMC watchdog stopped");
+        if (Bmc.StopWatchdog()) Log.Info($"capture: BMC watchdog stopped ({s_pets} pets during the export)");
         else Log.Warn("capture: the BMC watchdog could not be stopped; it will reset the machine");
     }
 }
