@@ -69,14 +69,14 @@ public class PlatformTests
     /// <summary>
     /// A capture image armed and crash_kexec_post_notifiers: the notifier says "crash loaded"
     /// (GUEST_CRASHLOADED, the guest keeps running, never GUEST_PANICKED); purgatory writes the SEL
-    /// record and arms a 1 s watchdog; the capture kernel reads the record back, pets the watchdog
-    /// through an export stalled for 3 s (capture_nmi_test waits for two NMIs) and stops it: the
+    /// record and arms a 3 s watchdog; the capture kernel reads the record back, pets the watchdog
+    /// through an export stalled for 8 s (capture_nmi_test waits for two NMIs) and stops it: the
     /// dump ends in a clean power-off, no reset.
     /// </summary>
     [Fact]
     public void WithADumpComing_CrashLoaded_TheSelRecordIsReadBack_AndTheWatchdogIsPettedAndStopped()
     {
-        using var vm = CaptureBoot.Boot("apic_extnmi=all unknown_nmi_panic crashkernel=16M crash_kexec_post_notifiers crash_watchdog=1", smp: 2,
+        using var vm = CaptureBoot.Boot("apic_extnmi=all unknown_nmi_panic crashkernel=16M crash_kexec_post_notifiers crash_watchdog=3", smp: 2,
             moduleArgs: "dump_channels=debugcon capture_nmi_test",
             extraArgs: PlatformDevices.All(PlatformDevices.PvPanic, PlatformDevices.Bmc));
         vm.Expect("idle: nothing more to do");
@@ -85,8 +85,8 @@ public class PlatformTests
         int cpu = vm.PanickingCpu();
         Assert.Equal("run", PlatformDevices.Action(vm.Qmp.WaitForEvent("GUEST_CRASHLOADED", TimeSpan.FromSeconds(10))));
         Assert.Equal("running", vm.Qmp.QueryStatus().Status);
-        // Three times the watchdog's time: only the pets keep the machine from being reset.
-        Thread.Sleep(TimeSpan.FromSeconds(3));
+        // Well over the watchdog's time: only the pets (every 0.5 s) keep the machine from being reset.
+        Thread.Sleep(TimeSpan.FromSeconds(8));
         vm.Qmp.InjectNmi();
         Thread.Sleep(200);
         vm.Qmp.InjectNmi();
@@ -97,11 +97,11 @@ public class PlatformTests
         Assert.DoesNotContain("GUEST_PANICKED", events);
         Assert.DoesNotContain("RESET", events);
         Assert.Contains("pvpanic: telling the host: crash loaded (a dump follows)", vm.Messages());
-        Assert.Contains("capture: BMC watchdog (1 s, armed before the jump) petted while the export runs", vm.Messages());
+        Assert.Contains("capture: BMC watchdog (3 s, armed before the jump) petted while the export runs", vm.Messages());
         Assert.Contains($"capture: BMC SEL: record 0x0000: nmidump crash on CPU {cpu}: \"NMI: Not c\"", vm.Messages());
         // Purgatory's lines reach the console through the capture kernel's copy of the log.
         Assert.Contains(vm.Messages(), m => m.EndsWith($"ipmi: SEL record 0x0000 added: the crash's reason and CPU {cpu}"));
-        Assert.Contains(vm.Messages(), m => m.EndsWith("purgatory: BMC watchdog armed: a hard reset in 1 s unless the capture kernel pets it"));
+        Assert.Contains(vm.Messages(), m => m.EndsWith("purgatory: BMC watchdog armed: a hard reset in 3 s unless the capture kernel pets it"));
     }
 
     /// <summary>capture_test=HANG with crash_watchdog=5: the BMC's watchdog resets the machine (-no-reboot: QMP SHUTDOWN, reason guest-reset) within 10 s.</summary>
