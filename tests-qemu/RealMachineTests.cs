@@ -68,6 +68,31 @@ public class RealMachineTests
         }
     }
 
+    /// <summary>The menu's second entry (the test config picks it): no module, so no kdump; an NMI's panic says so and ends as panic= says.</summary>
+    [Fact]
+    public void TheIsosSecondEntry_BootsWithoutKdump()
+    {
+        string dir = TempDir("nmidump-iso-");
+        try
+        {
+            string iso = Path.Combine(dir, "no-kdump.iso");
+            var (status, output) = DumpTests.Tool("dotnet", DumpTests.Driver, "iso", "--no-build", "--out", iso,
+                "--test-config", Path.Combine(Kernel.Root, "tests-qemu", "iso", "no-kdump.cfg"));
+            Assert.True(status == 0, $"iso exited {status}:\n{output}");
+            using var vm = QemuMachine.Start(new QemuOptions { Smp = 2, Timeout = TimeSpan.FromSeconds(120), ExtraArgs = ["-cdrom", iso, "-boot", "d"] });
+            vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(90));
+            Assert.Contains("Command line: apic_extnmi=all unknown_nmi_panic", vm.Messages());
+            Assert.Equal(0, vm.Count("multiboot: module"));
+            vm.Qmp.InjectNmi();
+            vm.Expect("---[ end Kernel panic - not syncing: NMI: Not continuing ]---");
+            Assert.Equal(0, vm.Count("kexec: jumping"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>dump_channels=serial on a machine without COM2: one line, the report stands, a clean power-off.</summary>
     [Fact]
     public void SerialDumpWithoutCom2_IsOneLine_NotAFailure()
