@@ -31,10 +31,11 @@ public static class PlatformDevices
 public class PlatformTests
 {
     [Fact]
-    public void WithoutPvPanicOrBmc_EachIsOneLine_AndTheBootGoesOn()
+    public void WithoutPvPanicOrBmc_EachIsOneLine_AndTheBootGoesOn_EvenWithCrashWatchdog()
     {
-        using var vm = Kernel.Boot("");
+        using var vm = Kernel.Boot("crash_watchdog=5");
         vm.Expect("idle: nothing more to do");
+        Assert.Equal(1, vm.CountStarting("ipmi: crash_watchdog=5 but no BMC to arm it on; a hung capture kernel stays hung"));
         Assert.Equal(1, vm.CountStarting("pvpanic: no device (fw_cfg has no etc/pvpanic-port); skipped"));
         Assert.Equal(1, vm.CountStarting("ipmi: SMBIOS 2.8 lists no BMC (no type 38 record); skipped"));
         Assert.Equal(0, vm.Count("pvpanic: device"));

@@ -28,6 +28,13 @@ static unsafe class Bmc
     /// <summary>At boot, once: look the BMC up in SMBIOS and report what it says.</summary>
     public static void Init()
     {
+        Find();
+        int seconds = Params.Current.CrashWatchdog;
+        if (seconds > 0 && !Present) Log.Warn($"ipmi: crash_watchdog={seconds} but no BMC to arm it on; a hung capture kernel stays hung");
+    }
+
+    static void Find()
+    {
         if (!Smbios.FindTable(Paging.IdentityWindow, out ulong table, out uint length, out int major, out int minor))
         {
             Log.Info("ipmi: no SMBIOS entry point in the BIOS F-segment; no BMC is looked for");
