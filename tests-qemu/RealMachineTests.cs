@@ -24,24 +24,32 @@ public class RealMachineTests
         return Enumerable.Range(0, 25).Select(r => Encoding.ASCII.GetString(chars, r * 80, 80).TrimEnd(' ', '\0')).ToArray();
     }
 
+    /// <summary>Makes a test ISO in dir with tests-qemu/iso/CONFIG as its test.cfg and boots it from the CD-ROM up to the idle line.</summary>
+    static QemuMachine BootIso(string dir, string config, int smp, int memoryMiB, params string[] extraArgs)
+    {
+        string iso = Path.Combine(dir, Path.ChangeExtension(config, ".iso"));
+        var (status, output) = DumpTests.Tool("dotnet", DumpTests.Driver, "iso", "--no-build", "--out", iso,
+            "--test-config", Path.Combine(Kernel.Root, "tests-qemu", "iso", config));
+        Assert.True(status == 0, $"iso exited {status}:\n{output}");
+        var vm = QemuMachine.Start(new QemuOptions
+        {
+            Smp = smp,
+            MemoryMiB = memoryMiB,
+            Timeout = TimeSpan.FromSeconds(300),
+            ExtraArgs = ["-cdrom", iso, "-boot", "d", .. extraArgs],
+        });
+        vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(90));
+        return vm;
+    }
+
     [Fact]
     public void TheIsoFromACdrom_GivesAVerifiedVmcoreOverCom2_AndMirrorsTheConsoleOnTheScreen()
     {
         string dir = TempDir("nmidump-iso-");
         try
         {
-            string iso = Path.Combine(dir, "kdump.iso"), com2 = Path.Combine(dir, "com2.bin"), vmcore = Path.Combine(dir, "vmcore");
-            var (status, output) = DumpTests.Tool("dotnet", DumpTests.Driver, "iso", "--no-build", "--out", iso,
-                "--test-config", Path.Combine(Kernel.Root, "tests-qemu", "iso", "kdump.cfg"));
-            Assert.True(status == 0, $"iso exited {status}:\n{output}");
-            using var vm = QemuMachine.Start(new QemuOptions
-            {
-                Smp = 4,
-                MemoryMiB = 256,
-                Timeout = TimeSpan.FromSeconds(300),
-                ExtraArgs = ["-cdrom", iso, "-boot", "d", "-serial", $"file:{com2}", "-vga", "std"],
-            });
-            vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(90));
+            string com2 = Path.Combine(dir, "com2.bin"), vmcore = Path.Combine(dir, "vmcore");
+            using var vm = BootIso(dir, "kdump.cfg", smp: 4, memoryMiB: 256, "-serial", $"file:{com2}", "-vga", "std");
             // GRUB gives the arguments without the image's path: nothing of them is lost or taken for a parameter.
             Assert.Contains("Command line: apic_extnmi=all unknown_nmi_panic crashkernel=16M", vm.Messages());
             Assert.Contains(vm.Messages(), m => Regex.IsMatch(m, "^multiboot: module 0 at 0x[0-9a-f]+-0x[0-9a-f]+ \"dump_channels=serial\"$"));
@@ -75,12 +83,7 @@ public class RealMachineTests
         string dir = TempDir("nmidump-iso-");
         try
         {
-            string iso = Path.Combine(dir, "no-kdump.iso");
-            var (status, output) = DumpTests.Tool("dotnet", DumpTests.Driver, "iso", "--no-build", "--out", iso,
-                "--test-config", Path.Combine(Kernel.Root, "tests-qemu", "iso", "no-kdump.cfg"));
-            Assert.True(status == 0, $"iso exited {status}:\n{output}");
-            using var vm = QemuMachine.Start(new QemuOptions { Smp = 2, Timeout = TimeSpan.FromSeconds(120), ExtraArgs = ["-cdrom", iso, "-boot", "d"] });
-            vm.WaitForLine("idle: nothing more to do", TimeSpan.FromSeconds(90));
+            using var vm = BootIso(dir, "no-kdump.cfg", smp: 2, memoryMiB: 128);
             Assert.Contains("Command line: apic_extnmi=all unknown_nmi_panic", vm.Messages());
             Assert.Equal(0, vm.Count("multiboot: module"));
             vm.Qmp.InjectNmi();
