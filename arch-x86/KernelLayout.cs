@@ -29,6 +29,10 @@ struct KernelLayout
     public ulong EhFrameStart, EhFrameEnd;
     /// <summary>The trampoline's IDT pointer slots, the entry code's early IDT pointers and NMI counter.</summary>
     public ulong TrIdt32, TrIdt64, EarlyIdt32Ptr, EarlyIdt64Ptr, EarlyNmiCount;
+    /// <summary>The entry code's copy of the BIOS data area (BiosDataArea.Size bytes; zero in the capture image).</summary>
+    public ulong BootBda;
+    /// <summary>The end of the image's read-only part (header, code, constants, unwind tables), page aligned.</summary>
+    public ulong RoEnd;
 
     /// <summary>How far the image runs from where it was linked: 0 for the kernel, the region base for the capture image.</summary>
     public readonly ulong LoadBias => ImageStart - ImageLinkStart;

@@ -5,6 +5,7 @@
 // the control page and jumps to the capture entry. The map covers the region alone, wherever it is
 // and however much RAM the machine has: the capture entry touches nothing outside its region before
 // it loads page tables of its own (boot/capture_entry.asm). The core header in the tail is not digested.
+// Between the load and the jump the first kernel maps the region read-only (Kexec.ProtectRegion).
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using static PageTableBits;
@@ -84,6 +85,9 @@ static unsafe class MachineKexec
     {
         ulong page = TailBase(regionBase, regionSize) + ControlPageOffset;
         Cpu.DisableInterrupts();
+        // arch_kexec_unprotect_crashkres(): the region was read-only since the load; the capture
+        // kernel writes it from its first instruction. Only this CPU runs now: its TLB is all that matters.
+        Paging.SetWritable(regionBase, regionSize, writable: true);
         JumpToControlPage(page, coreHeader, regionBase, regionSize, entry, cr3, page + 2 * PageSize);
     }
 }

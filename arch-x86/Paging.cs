@@ -98,6 +98,49 @@ static unsafe class Paging
         return true;
     }
 
+    /// <summary>
+    /// Makes [start, start + size) read-only or writable again (Linux's set_memory_ro/rw): whole
+    /// 2 MiB pages by their directory entry, the rest page by page (a 2 MiB page is split for it).
+    /// Only this CPU's TLB is flushed: a CPU that may hold the old entries needs TlbFlush.AllCpus.
+    /// False when part of the range is not mapped or a split found the pool empty.
+    /// </summary>
+    public static bool SetWritable(ulong start, ulong size, bool writable)
+    {
+        ulong end = start + size;
+        bool ok = true;
+        for (ulong a = start & ~(PageSize - 1); a < end;)
+        {
+            ulong* pde = PdEntry(a, false);
+            if (pde == null || (*pde & Present) == 0) { ok = false; a += PageSize; continue; }
+            if ((*pde & Large) != 0 && (a & (LargePageSize - 1)) == 0 && a + LargePageSize <= end)
+            {
+                *pde = writable ? *pde | Writable : *pde & ~Writable;
+                a += LargePageSize;
+                continue;
+            }
+            ulong* pte = PtEntry(a);
+            if (pte == null || (*pte & Present) == 0) ok = false;
+            else *pte = writable ? *pte | Writable : *pte & ~Writable;
+            a += PageSize;
+        }
+        FlushRange(start, size);
+        return ok;
+    }
+
+    /// <summary>Whether a write to va would be allowed by the page tables (every level must allow it, SDM Vol. 3A 4.6.1).</summary>
+    public static bool IsWritable(ulong va)
+    {
+        ulong* pml4e = &Pml4[(va >> 39) & 511];
+        if ((*pml4e & (Present | Writable)) != (Present | Writable)) return false;
+        ulong* pdpte = &((ulong*)(*pml4e & AddressMask))[(va >> 30) & 511];
+        if ((*pdpte & (Present | Writable)) != (Present | Writable)) return false;
+        ulong* pde = &((ulong*)(*pdpte & AddressMask))[(va >> 21) & 511];
+        if ((*pde & (Present | Writable)) != (Present | Writable)) return false;
+        if ((*pde & Large) != 0) return true;
+        ulong pte = ((ulong*)(*pde & AddressMask))[(va >> 12) & 511];
+        return (pte & (Present | Writable)) == (Present | Writable);
+    }
+
     public static bool IsMapped(ulong va)
     {
         ulong* pde = PdEntry(va, false);

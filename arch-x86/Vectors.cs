@@ -24,6 +24,8 @@ static class Vectors
     public const int CrashChannel = 0xF3;
     /// <summary>Starts the crash channel's host model on its CPU (where Linux would use CALL_FUNCTION_SINGLE_VECTOR).</summary>
     public const int CrashChannelHost = 0xFB;
+    /// <summary>Linux's CALL_FUNCTION_VECTOR: here only a TLB flush on every CPU (TlbFlush.cs).</summary>
+    public const int CallFunction = 0xFC;
     /// <summary>smp_send_stop's first try: stop with a fixed vector (reboot and power-off only).</summary>
     public const int Reboot = 0xF8;
     public const int ApicError = 0xFE;

@@ -187,7 +187,7 @@ section .rodata
 early_fault_text: db 13, 10, "capture: exception before the IDT was loaded; exiting with status 3", 13, 10, 0
 
 section .data
-global boot_magic, boot_info, boot_ebda_segment
+global boot_magic, boot_info, boot_ebda_segment, boot_bda
 global early_idt32_ptr, early_idt64_ptr, early_nmi_count
 align 16
 early_idt64:       times EARLY_VECTORS * 16 db 0
@@ -211,6 +211,7 @@ boot_magic:        dq 0
 boot_info:         dq 0
 boot_ebda_segment: dq 0
 no_percpu:         dq 0
+boot_bda:          times BDA_SIZE db 0      ; none: what the capture kernel needs of it comes through VMCOREINFO
 
 section .bss
 global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top

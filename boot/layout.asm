@@ -7,13 +7,13 @@ bits 64
 %include "layout.inc"
 
 extern __image_start, __image_end, __text_start, __text_end, __kallsyms_start, __kallsyms_end
-extern __build_id_note, __build_id_note_end, __bss_start, __bss_end, __eh_frame_start, __eh_frame_end
+extern __build_id_note, __build_id_note_end, __bss_start, __bss_end, __eh_frame_start, __eh_frame_end, __ro_end
 extern boot_stack_guard, boot_stack_bottom, boot_stack_top, isr_stub_table, boot_pml4
 extern boot_magic, boot_info, boot_ebda_segment
 extern rt_bug, kernel_bug, cpu_idle, __image_link_start, relocate_kernel, relocate_kernel_end
 extern trampoline_start, trampoline_end, tr_gdtr_base, tr_far32, tr_far64, tr_cr3, tr_entry, tr_gdt, tr_pm32, tr_lm64
 extern ap_entry64, smp_ap_apic_ids, smp_ap_stack_tops, smp_ap_percpu
-extern tr_idt32, tr_idt64, early_idt32_ptr, early_idt64_ptr, early_nmi_count
+extern tr_idt32, tr_idt64, early_idt32_ptr, early_idt64_ptr, early_nmi_count, boot_bda
 
 section .rodata
 align 8
@@ -38,6 +38,8 @@ kernel_layout:
     dq relocate_kernel, relocate_kernel_end
     dq __eh_frame_start, __eh_frame_end
     dq tr_idt32, tr_idt64, early_idt32_ptr, early_idt64_ptr, early_nmi_count
+    dq boot_bda
+    dq __ro_end
 
 section .text
 global get_kernel_layout

@@ -53,9 +53,14 @@ _start32:
     call set_gate32
     lidt [early_idt32_ptr]
     call build_early_idts
-    ; Page 0 will be unmapped in long mode: keep the BIOS data area's EBDA segment now.
+    ; Page 0 will be unmapped in long mode: keep the BIOS data area now (its EBDA segment at 0x40E,
+    ; the serial ports the firmware found at 0x400, the video mode at 0x449; arch-x86/BiosDataArea.cs).
     movzx eax, word [0x40E]
     mov [boot_ebda_segment], eax
+    mov esi, BDA_ADDRESS
+    mov edi, boot_bda
+    mov ecx, BDA_SIZE / 4
+    rep movsd
 
     call build_identity_map
 
@@ -69,7 +74,9 @@ _start32:
     or eax, (1 << 8) | (1 << 11)    ; LME, NXE
     wrmsr
     mov eax, cr0
-    or eax, (1 << 31) | (1 << 0)    ; PG, PE
+    ; PG, PE, and WP: without it the kernel's own writes ignore read-only pages (SDM Vol. 3A 4.6.1),
+    ; and the read-only crash region and kernel text would protect nothing.
+    or eax, (1 << 31) | (1 << 16) | (1 << 0)
     mov cr0, eax
     ; IA-32e mode is active from the instruction above: gates are read as 16-byte 64-bit gates from
     ; now on, so the 64-bit IDT follows at once (compatibility mode loads its 32-bit base). The one
@@ -251,7 +258,7 @@ boot_gdt_ptr:
 early_fault_text: db 13, 10, "early: exception before the kernel's IDT was loaded; exiting with status 3", 13, 10, 0
 
 section .data
-global boot_magic, boot_info, boot_ebda_segment
+global boot_magic, boot_info, boot_ebda_segment, boot_bda
 global early_idt32_ptr, early_idt64_ptr, early_nmi_count
 align 8
 ; IDT pointers as lidt reads them outside 64-bit mode: 16-bit limit, 32-bit base.
@@ -267,6 +274,7 @@ boot_magic:        dq 0
 boot_info:         dq 0
 boot_ebda_segment: dq 0
 no_percpu:         dq 0
+boot_bda:          times BDA_SIZE db 0
 
 section .bss
 global boot_pml4, boot_stack_guard, boot_stack_bottom, boot_stack_top

@@ -53,7 +53,7 @@ tr_pm32:
     or eax, (1 << 8) | (1 << 11)
     wrmsr
     mov eax, cr0
-    or eax, (1 << 31) | 1               ; PG
+    or eax, (1 << 31) | (1 << 16) | 1   ; PG, WP (read-only pages hold for the kernel too), PE
     mov cr0, eax
     ; IA-32e mode from here: the 64-bit IDT at once (boot/multiboot.asm says why this order).
     lidt [ebx + OFF(tr_idt64)]

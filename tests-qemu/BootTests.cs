@@ -55,7 +55,9 @@ public class BootTests
             MemoryMiB = 64,
             Timeout = TimeSpan.FromSeconds(60),
         });
-        vm.Expect(new Regex(@"BIOS-e820: \[mem 0x0000000000100000-0x0000000003fdffff\] usable"));
+        // The top 32K of RAM below 4 GiB is the RAM crashlog's, reserved out of the usable range.
+        vm.Expect(new Regex(@"BIOS-e820: \[mem 0x0000000000100000-0x0000000003fd7fff\] usable"));
+        vm.Expect(new Regex(@"BIOS-e820: \[mem 0x0000000003fd8000-0x0000000003fdffff\] reserved"));
         string module = vm.Expect("multiboot: module 0 at 0x");
         Assert.Contains("capture_args=1\"", module);
         Assert.Equal(QemuExit.AcpiPowerOff, vm.WaitForExit(Kernel.LineTimeout));

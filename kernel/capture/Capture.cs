@@ -80,11 +80,15 @@ static unsafe class Capture
             Log.Emerg("capture: no VMCOREINFO note in the ELF core header; nothing to report");
             Fail();
         }
+        CapturePlatform.UseScreen(info);
         if (Vmcoreinfo.FindUnsigned(info, "TSC_KHZ", out ulong khz)) Clock.SetTscKhz(khz);
         ReportTiming(info, entryTsc, mainTsc);
         Params.Parse(CaptureArguments(info));
         Params.Report();
         Platform.UseAcpiPowerOff(info);
+        Vmcoreinfo.FindDecimal(info, "PANIC_TIMEOUT", out s_panicTimeout);
+        CaptureBmc.Attach(info);
+        CapturePlatform.TestFailure();
 
         // No external NMI may shoot the capture kernel down: LINT1 masked (apic_extnmi=none),
         // unless capture_nmi_test asks for NMIs during the export to show they are survived.
@@ -96,12 +100,25 @@ static unsafe class Capture
         Report(info);
         if ((DumpChannels)Params.Current.Choice(BootParam.DumpChannels) == DumpChannels.None) Log.Info("capture: dump_channels=none: no vmcore exported");
         else if (!DumpExport.Run(info)) Fail();
+        CaptureBmc.Done();
         Log.Info("capture: done; powering off");
         Power.PoweroffAfterDump();
     }
 
-    static void Fail()
+    static long s_panicTimeout;
+
+    /// <summary>
+    /// The first kernel's panic=N (N > 0, VMCOREINFO PANIC_TIMEOUT) holds here too: a real machine
+    /// comes back up (and the next boot reports the crashlog); otherwise the host sees the failure status.
+    /// </summary>
+    public static void Fail()
     {
+        if (s_panicTimeout > 0)
+        {
+            Log.Emerg($"capture: giving up; rebooting in {s_panicTimeout} seconds (the first kernel's panic={s_panicTimeout})");
+            Clock.Mdelay((ulong)s_panicTimeout * 1000);
+            Power.Reboot();
+        }
         Log.Emerg("capture: giving up; exiting with the failure status");
         Power.ExitFailure();
     }
@@ -126,7 +143,11 @@ static unsafe class Capture
         int before = Nmi.Received;
         Log.Info("capture: capture_nmi_test: waiting up to 30 s for two NMIs");
         ulong deadline = Clock.DeadlineAfterUs(TestNmiWaitUs);
-        while (Nmi.Received - before < 2 && !Clock.Passed(deadline)) Cpu.Pause();
+        while (Nmi.Received - before < 2 && !Clock.Passed(deadline))
+        {
+            CaptureBmc.Tick();      // a stalled export is still progressing, as a slow channel's is
+            Cpu.Pause();
+        }
         Log.Info($"capture: capture_nmi_test: {Nmi.Received - before} NMIs handled; the export goes on");
     }
 

@@ -2,8 +2,8 @@
 // merged PT_NOTE, then the first kernel's RAM as PT_LOADs) after makedumpfile-style filtering
 // (dump_level=, DumpFilter.cs), and framed by DumpStream, on the channels dump_channels= names: the
 // shared-memory window (QEMU ivshmem-plain backed by a host file, found on PCI bus 0; hundreds of
-// MB/s) and/or debugcon (port 0xE9, about 2 MB/s). The default is the window when there is one,
-// else debugcon. RAM above 4 GiB is mapped here (Paging.MapRam) before anything reads it. Each
+// MB/s) and/or debugcon (port 0xE9, about 2 MB/s), or COM2 (a real machine's way out: 115200
+// baud, 11.5 KB/s). The default is the window when there is one, else debugcon. RAM above 4 GiB is mapped here (Paging.MapRam) before anything reads it. Each
 // chunk is copied once, into the window or a staging buffer, checksummed in the same pass over the
 // very words it stores, and sent from that copy: a CPU that never answered the shootdown may still
 // be writing the first kernel's RAM, and the receiver must get exactly the bytes the checksum was
@@ -65,16 +65,26 @@ static unsafe class DumpExport
         ulong streamSize = DumpStream.StreamSize(s_layout.FileSize, DumpStream.DefaultChunkSize);
         DumpChannels wanted = (DumpChannels)Params.Current.Choice(BootParam.DumpChannels);
         byte* window = FindWindow(streamSize, ExportChannels.WantsWindow(wanted));
-        ExportPlan plan = ExportChannels.Choose(wanted, window != null);
-        bool toWindow = plan.ToWindow, toDebugcon = plan.ToDebugcon;
+        ByteChannel bytes = default;
+        bool serial = wanted == DumpChannels.Serial && bytes.OpenSerial(vmcoreinfo);
+        ExportPlan plan = ExportChannels.Choose(wanted, window != null, serial);
+        bool toWindow = plan.ToWindow;
+        if (plan.ToDebugcon) bytes.OpenDebugcon();
         if (plan.WindowMissing) Log.Emerg("capture: dump_channels=window but no usable window; falling back to debugcon");
-        Log.Info($"capture: exporting vmcore: {s_layout.FileSize} bytes ({s_segmentCount} PT_LOADs, {info.NotesSize + (ulong)noteSize} bytes of notes) to {(toWindow && toDebugcon ? "window and debugcon" : toWindow ? "window" : "debugcon")}");
+        if (plan.SerialMissing)
+        {
+            // Not a failure: the report above is on the console, and a machine without COM2 has no other way out.
+            Log.Emerg("capture: dump_channels=serial but the firmware lists no COM2 (BIOS data area 0x402); no vmcore exported");
+            return true;
+        }
+        Log.Info($"capture: exporting vmcore: {s_layout.FileSize} bytes ({s_segmentCount} PT_LOADs, {info.NotesSize + (ulong)noteSize} bytes of notes) to {(toWindow && bytes.On ? "window and " : toWindow ? "window" : "")}{(bytes.On ? bytes.Name : "")}");
 
         ulong t1 = Cpu.Rdtsc();
-        Stream(window, toWindow, toDebugcon);
+        Stream(window, toWindow, in bytes);
         ulong us = Clock.TicksToNs(Cpu.Rdtsc() - t1, Clock.TscKhz) / 1000;
-        ulong mbps = us == 0 ? 0 : streamSize / us;
-        Log.Info($"capture: export done: {streamSize} bytes in {us / 1000} ms ({mbps} MB/s, copy and checksums {Clock.TicksToNs(s_sumTicks, Clock.TscKhz) / 1000000} ms)");
+        // KB/s below 10 MB/s: a serial port's 11 KB/s reads as 0 MB/s otherwise.
+        ulong kbps = us == 0 ? 0 : streamSize * 1000 / us;
+        Log.Info($"capture: export done: {streamSize} bytes in {us / 1000} ms ({(kbps >= 10_000 ? kbps / 1000 : kbps)} {(kbps >= 10_000 ? "MB/s" : "KB/s")}, copy and checksums {Clock.TicksToNs(s_sumTicks, Clock.TscKhz) / 1000000} ms)");
         return true;
     }
 
@@ -227,7 +237,9 @@ static unsafe class DumpExport
     /// alone), and checksummed in the same pass; its header follows the payload in the window, so a
     /// host following the window never takes a chunk before its bytes are there.
     /// </summary>
-    static void Stream(byte* window, bool toWindow, bool toDebugcon)
+    const ulong SendPiece = 4096;
+
+    static void Stream(byte* window, bool toWindow, in ByteChannel bytes)
     {
         ulong length = s_layout.FileSize;
         uint chunkSize = DumpStream.DefaultChunkSize;
@@ -236,7 +248,7 @@ static unsafe class DumpExport
         ulong pos = 0, fold = 0, nextProgress = ProgressStep;
 
         DumpStream.WriteHeader(new Span<byte>(small, DumpStream.HeaderSize), length, chunkSize);
-        Publish(window, pos, small, DumpStream.HeaderSize, toWindow, toDebugcon);
+        Publish(window, pos, small, DumpStream.HeaderSize, toWindow, in bytes);
         pos += DumpStream.HeaderSize;
 
         for (ulong c = 0; c < chunks; c++)
@@ -259,8 +271,13 @@ static unsafe class DumpExport
             s_sumTicks += Cpu.Rdtsc() - t1;
             fold = DumpStream.Fold(fold, checksum);
             DumpStream.WriteChunkHeader(new Span<byte>(small, DumpStream.ChunkHeaderSize), (uint)c, (uint)n, checksum);
-            Publish(window, pos, small, DumpStream.ChunkHeaderSize, toWindow, toDebugcon);
-            if (toDebugcon) Cpu.Outsb(DebugconPort, stage, n);
+            Publish(window, pos, small, DumpStream.ChunkHeaderSize, toWindow, in bytes);
+            // In pieces, so a slow channel (115200 baud: 11 KB/s) still lets the watchdog be petted in time.
+            for (ulong sent = 0; sent < n; sent += SendPiece)
+            {
+                bytes.Send(stage + sent, n - sent < SendPiece ? n - sent : SendPiece);
+                CaptureBmc.Tick();
+            }
             pos += DumpStream.ChunkHeaderSize + n;
             if (c == 0 && Params.Current.CaptureNmiTest) Capture.WaitForTestNmis();
             if (start + n >= nextProgress)
@@ -270,14 +287,14 @@ static unsafe class DumpExport
             }
         }
         DumpStream.WriteTrailer(new Span<byte>(small, DumpStream.TrailerSize), chunks, length, fold);
-        Publish(window, pos, small, DumpStream.TrailerSize, toWindow, toDebugcon);
+        Publish(window, pos, small, DumpStream.TrailerSize, toWindow, in bytes);
     }
 
     /// <summary>
     /// A header, chunk header or trailer: into the window with its first word (the magic) stored
     /// last, so a reader that sees the magic sees the rest; to debugcon in order.
     /// </summary>
-    static void Publish(byte* window, ulong pos, byte* data, int n, bool toWindow, bool toDebugcon)
+    static void Publish(byte* window, ulong pos, byte* data, int n, bool toWindow, in ByteChannel bytes)
     {
         if (toWindow)
         {
@@ -285,6 +302,43 @@ static unsafe class DumpExport
             for (int i = 8; i < n; i++) dst[i] = data[i];
             System.Threading.Volatile.Write(ref *(ulong*)dst, *(ulong*)data);
         }
-        if (toDebugcon) Cpu.Outsb(DebugconPort, data, (ulong)n);
+        bytes.Send(data, (ulong)n);
+    }
+
+    /// <summary>The byte-at-a-time channel, if any: debugcon, or a UART (COM2) programmed for 115200 baud.</summary>
+    struct ByteChannel
+    {
+        public bool On, Uart, Fifo;
+        public ushort Port;
+
+        public readonly string Name => Uart ? "COM2 (115200 baud)" : "debugcon";
+
+        public void OpenDebugcon()
+        {
+            On = true;
+            Port = DebugconPort;
+        }
+
+        /// <summary>COM2 as the first kernel found it in the BIOS data area (VMCOREINFO COM2_PORT), programmed; false when there is none.</summary>
+        public bool OpenSerial(ReadOnlySpan<byte> vmcoreinfo)
+        {
+            if (!Vmcoreinfo.FindHex(vmcoreinfo, "COM2_PORT", out ulong port) || port == 0 || port > 0xFFF8) return false;
+            if (!Serial.InitPort((ushort)port, out Fifo))
+            {
+                Log.Emerg($"capture: COM2 at 0x{port:x} does not answer (its line status reads 0xff)");
+                return false;
+            }
+            On = Uart = true;
+            Port = (ushort)port;
+            Log.Info($"capture: COM2 at 0x{port:x}, 115200 baud 8N1{(Fifo ? ", 16-byte FIFO" : ", no FIFO")}");
+            return true;
+        }
+
+        public readonly void Send(byte* data, ulong n)
+        {
+            if (!On) return;
+            if (Uart) Serial.WriteRaw(Port, Fifo, data, n);
+            else Cpu.Outsb(Port, data, n);
+        }
     }
 }

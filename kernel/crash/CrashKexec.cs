@@ -7,6 +7,11 @@ using System;
 
 static unsafe partial class Kexec
 {
+    static bool s_jumpRefused;
+
+    /// <summary>A dump will follow this panic: a capture image is armed and its jump was not refused (pvpanic's "crash loaded").</summary>
+    public static bool DumpComing => s_imageArmed && !s_jumpRefused;
+
     /// <summary>
     /// crash_kexec(regs): from die(); proceeds only if this call claims panic_cpu. The oops
     /// headline becomes the crash's reason (PANIC_MESSAGE), its lines starting at fromSeq.
@@ -45,8 +50,10 @@ static unsafe partial class Kexec
             LogLine l = default;
             KexecImage.DescribeMismatch(ref l, failed, want, got);
             Log.Emerg(ref l);
+            s_jumpRefused = true;
             return;
         }
+        Purgatory.Run();
         LogLine jump = $"kexec: jumping to the capture image at 0x{s_image.Entry:x}";
         Log.LastBeforeJump(KernLevel.Emerg, ref jump);
         ulong jumpTsc = Cpu.Rdtsc();
@@ -63,6 +70,7 @@ static unsafe partial class Kexec
         {
             ulong panicTsc = Cpu.Rdtsc();
             CrashShutdown.MachineCrashShutdown(regs);
+            Crashlog.Save();
             // As the shootdown's lines (CrashNotes.ReportShootdown): the console gets it only if the jump fails.
             Log.ReportDroppedInPanic(console: Params.Current.CrashKexecPostNotifiers);
             VmcoreinfoNote.UpdateAtCrash(panicTsc, Clock.TicksToNs(Cpu.Rdtsc() - panicTsc, Clock.TscKhz) / 1000);

@@ -74,7 +74,7 @@ static unsafe partial class Kexec
         // What the capture kernel will need: VMCOREINFO, the notes, RAM less the region, the header.
         PhysRange* ram = stackalloc PhysRange[MaxRam];
         int ramCount = UsableRam(ref info, ref tables, ram);
-        ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength));
+        ReadOnlySpan<byte> captureArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(module->String, module->StringLength), info.PathFirst);
         VmcoreinfoNote.Build(new ReadOnlySpan<PhysRange>(ram, ramCount), captureArgs);
         if (!WriteCoreHeader(r.Start, r.Size, new ReadOnlySpan<PhysRange>(ram, ramCount))) return;
         if (!MachineKexec.Prepare(r.Start, r.Size, out s_cr3, out PhysRange handOver, out PhysRange pageTables)
@@ -84,6 +84,7 @@ static unsafe partial class Kexec
             return;
         }
         CorruptForTest((KexecCorruptTarget)Params.Current.Choice(BootParam.KexecCorruptTest));
+        ProtectRegion(r.Start, r.Size);
         s_imageArmed = true;
         LogLine armed = default;
         armed.Append("kdump: capture image armed (crashkernel ");
@@ -134,6 +135,29 @@ static unsafe partial class Kexec
                 break;
         }
     }
+
+    /// <summary>
+    /// arch_kexec_protect_crashkres(): from here on nothing of the first kernel may write the region
+    /// (a stray write would fail the digest and cost the dump); a write faults, and the oops that
+    /// follows still has an intact image to jump to. machine_kexec maps it back for the jump.
+    /// </summary>
+    static void ProtectRegion(ulong start, ulong size)
+    {
+        if (!Paging.SetWritable(start, size, writable: false))
+        {
+            Log.Warn($"kexec: cannot map the crash region [mem 0x{start:x}-0x{start + size - 1:x}] read-only; it stays writable");
+            return;
+        }
+        int answered = TlbFlush.AllCpus(out int others);
+        if (answered < others) Log.Warn($"kexec: {others - answered} of {others} CPUs did not flush their TLBs; they may still write the crash region");
+        s_protected = new PhysRange(start, size);
+        Log.Info($"kexec: crash region [mem 0x{start:x}-0x{start + size - 1:x}] mapped read-only");
+    }
+
+    static PhysRange s_protected;
+
+    /// <summary>The crash region while it is mapped read-only (empty otherwise): a test writes into it (crashtest=WRITE_CRASHKERNEL).</summary>
+    public static PhysRange ProtectedRegion => s_protected;
 
     static void FlipMiddleByte(PhysRange r) => ((byte*)r.Start)[r.Size / 2] ^= 0xFF;
 

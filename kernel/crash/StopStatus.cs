@@ -13,6 +13,8 @@ static unsafe class StopStatus
 
     static Storage s_notes;
     static Ways s_how;
+    // What Write decided per CPU (state + 1, 0 = not written; and the wait), for the RAM crashlog.
+    static Ways s_written, s_waitedMs;
     static ulong s_shootdownTsc;
 
     /// <summary>The note buffer (zero, so empty to readers, until the crash writes it): one PT_NOTE of the core header.</summary>
@@ -49,8 +51,21 @@ static unsafe class StopStatus
         {
             CpuStopStatus s = Status(cpu, me, in r);
             at += NmidumpNote.WriteStopStatus(buffer.Slice(at), in s);
+            s_written.State[cpu] = (uint)s.State + 1;
+            s_waitedMs.State[cpu] = s.WaitedMs;
         }
         ElfNote.WriteTerminator(buffer.Slice(at));
+    }
+
+    /// <summary>How a CPU stopped, as the last Write recorded it; false before any.</summary>
+    public static bool Last(int cpu, out CpuStopState state, out uint waitedMs)
+    {
+        state = default;
+        waitedMs = 0;
+        if ((uint)cpu >= PerCpuArea.MaxCpus || s_written.State[cpu] == 0) return false;
+        state = (CpuStopState)(s_written.State[cpu] - 1);
+        waitedMs = s_waitedMs.State[cpu];
+        return true;
     }
 
     /// <summary>At boot (CrashNotes.WarmUp): the notes written once as at a crash, then zeroed again.</summary>
@@ -59,6 +74,7 @@ static unsafe class StopStatus
         ShootdownResult r = default;
         Write(me, in r);
         new Span<byte>(Buffer, BufferSize).Clear();
+        for (int cpu = 0; cpu < PerCpuArea.MaxCpus; cpu++) s_written.State[cpu] = 0;
         s_shootdownTsc = 0;
     }
 

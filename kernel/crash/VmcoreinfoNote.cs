@@ -77,6 +77,23 @@ static unsafe class VmcoreinfoNote
         }
         b.AddText("MEMORY", RangesText(ram));
         b.AddText("CAPTURE_ARGS", captureArgs);
+        // What the capture kernel cannot learn itself: the first kernel's view of the firmware's
+        // second serial port and text screen (page 0 and the loader's block are gone by then).
+        ushort com2 = BiosDataArea.SerialPort(Kmain.BiosData, 1);
+        if (com2 != 0) b.AddHex("COM2_PORT", com2);
+        if (VgaText.Enabled)
+        {
+            b.AddHex("VGA_TEXT_BUFFER", VgaText.Buffer);
+            b.AddUnsigned("VGA_TEXT_COLUMNS", (ulong)VgaText.Columns);
+            b.AddUnsigned("VGA_TEXT_ROWS", (ulong)VgaText.Rows);
+        }
+        if (Params.Current.Panic != 0) b.AddDecimal("PANIC_TIMEOUT", Params.Current.Panic);
+        if (Bmc.Present)
+        {
+            b.AddHex("IPMI_KCS_DATA", Bmc.DataPort);
+            b.AddHex("IPMI_KCS_STATUS", Bmc.StatusPort);
+            if (Params.Current.CrashWatchdog > 0) b.AddUnsigned("CRASH_WATCHDOG", (ulong)Params.Current.CrashWatchdog);
+        }
         if (b.Overflowed) Log.Warn("kexec: VMCOREINFO is full; some keys are missing");
         int loadLength = s_storage.Length = b.Length;
         // The crash path's own code, run once now and undone (its keys are all new, so they went at

@@ -171,6 +171,9 @@ static unsafe partial class Crashtest
                     return;
                 }
                 break;
+            case CrashTestType.WriteCrashkernel:
+                WriteCrashKernel();
+                break;
             default:
                 HoleVictimPart();
                 break;
@@ -181,6 +184,24 @@ static unsafe partial class Crashtest
         f.Append(" did not crash the kernel");
         Log.Err(ref f);
         Power.ExitFailure();
+    }
+
+    /// <summary>
+    /// A stray write into the loaded capture image (lkdtm's WRITE_RO, aimed at the crash region):
+    /// the region is read-only since the load, so the store faults before it changes a byte, and the
+    /// oops that follows jumps to an image whose digest still matches.
+    /// </summary>
+    static void WriteCrashKernel()
+    {
+        PhysRange region = Kexec.ProtectedRegion;
+        if (region.Size == 0)
+        {
+            Log.Err("crashtest: WRITE_CRASHKERNEL needs a capture image armed (a multiboot module and crashkernel=); nothing done");
+            return;
+        }
+        uint* target = (uint*)region.Start;
+        Log.Info($"crashtest: writing into the crash region at 0x{region.Start:x}");
+        Volatile.Write(ref *target, ~Volatile.Read(ref *target));
     }
 
     /// <summary>

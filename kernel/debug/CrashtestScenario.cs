@@ -24,6 +24,7 @@ public enum CrashTestType
     NmiOopsRace,
     NotifierOops,
     PanicDoubleFault,
+    WriteCrashkernel,
 }
 
 public static class CrashtestScenario

@@ -16,12 +16,14 @@ static unsafe class Kmain
         // The loader's block sits in low RAM the map calls free; copy it before anything else.
         bool parsed = magic == Multiboot.BootloaderMagic
             && Multiboot.Parse(Paging.IdentityWindow, infoAddress, ref s_bootInfo, ref s_bootTables);
-        ReadOnlySpan<byte> args = parsed ? Multiboot.KernelArguments(CommandLineSpan) : default;
+        ReadOnlySpan<byte> args = parsed ? Multiboot.KernelArguments(CommandLineSpan, s_bootInfo.PathFirst) : default;
         // The floor for benchmarks: QEMU's own start-up and exit, with no kernel work in between.
         if (HasWord(args, "poweroff_at_entry"))
             Power.ExitClean();
 
         Serial.Init();
+        bool screen = VgaText.Detect(ref s_bootInfo, BiosData, out ulong screenBuffer, out int columns, out int rows)
+            && VgaText.Enable(screenBuffer, columns, rows, keepContents: false);
         Log.Init();
         OwnedMemory.Init();
         PanicNotifiers.RegisterLogSummary();
@@ -30,15 +32,20 @@ static unsafe class Kmain
 
         Params.Parse(args);
         CpuSetup.BootCpu();
+        ProtectKernelText();
         EarlyNmi.Report("during early boot");
         CalibrateClock();
         Banner(args);
+        ReportConsoles(screen);
         Params.Report();
+        Crashlog.Init(ref s_bootInfo, ref s_bootTables);
         ShowMemoryMap();
         MapHighRam();
         Nmi.Init();
         HypervNmi.Init();
         Platform.Init();
+        PvPanic.Init();
+        Bmc.Init();
         Platform.BringUpCpus(ref s_bootInfo, ref s_bootTables);
         EarlyNmi.Report("during SMP bring-up (on an AP)");
         CrashChannel.Init();
@@ -63,6 +70,39 @@ static unsafe class Kmain
             if (j == word.Length && (i + j == args.Length || args[i + j] == (byte)' ')) return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// The image's code and constants read-only (Linux's mark_rodata_ro), before any other CPU runs
+    /// (so no TLB elsewhere holds them writable): a stray write faults instead of changing code. The
+    /// GDT in it (boot/multiboot.asm) has its accessed bits preset, or loading a segment would write it.
+    /// </summary>
+    static void ProtectKernelText()
+    {
+        ref KernelLayout k = ref KernelLayout.Get;
+        if (!Paging.SetWritable(k.ImageStart, k.RoEnd - k.ImageStart, writable: false))
+            Log.Warn("paging: cannot map the kernel's code and constants read-only");
+    }
+
+    /// <summary>The entry code's copy of the BIOS data area (boot/multiboot.asm).</summary>
+    public static ReadOnlySpan<byte> BiosData => new ReadOnlySpan<byte>((void*)KernelLayout.Get.BootBda, BiosDataArea.Size);
+
+    /// <summary>Where the console goes besides COM1, and the second serial port a capture kernel may send its dump on.</summary>
+    static void ReportConsoles(bool screen)
+    {
+        if (s_bootInfo.LoaderNameLength > 0)
+        {
+            LogLine l = default;
+            l.Append("multiboot: loaded by \"");
+            l.Append(Multiboot.LoaderName(ref s_bootInfo));
+            l.Append(s_bootInfo.PathFirst ? "\" (its strings start with the image's path)" : "\" (its strings hold only the arguments)");
+            Log.Info(ref l);
+        }
+        if (screen) Log.Info($"console: mirrored on the VGA text screen at 0x{VgaText.Buffer:x} ({VgaText.Columns}x{VgaText.Rows})");
+        else Log.Info("console: no VGA text screen (neither the loader nor the BIOS reports a text mode); COM1 only");
+        ushort com2 = BiosDataArea.SerialPort(BiosData, 1);
+        if (com2 != 0) Log.Info($"serial: COM2 at 0x{com2:x} (BIOS data area), for a capture kernel's dump_channels=serial");
+        else Log.Info("serial: no COM2 in the BIOS data area; dump_channels=serial will have nowhere to go");
     }
 
     static ReadOnlySpan<byte> CommandLineSpan

@@ -197,14 +197,31 @@ public static partial class BootParams
         }
     }
 
-    /// <summary>For an Enum whose names the syntax leaves out: "names: PANIC BUG ...", else empty.</summary>
-    public static LogLine FormatNames(BootParam p)
+    /// <summary>Width of a names line, well inside a LogLine: the list grows with every crashtest= trigger.</summary>
+    public const int NamesLineWidth = 100;
+
+    /// <summary>
+    /// For an Enum whose names the syntax leaves out: "names: PANIC BUG ...", else empty. A list
+    /// longer than a line goes on in parts 1, 2, ... (indented like the first); past its end, empty.
+    /// </summary>
+    public static LogLine FormatNames(BootParam p, int part = 0)
     {
         LogLine line = new LogLine(0, 0);
         BootParamSpec spec = Spec(p);
         if (spec.Type != BootParamType.Enum || spec.Words.Length <= MaxWordsInSyntax) return line;
-        line.Append("names: ");
-        AppendWords(ref line, spec.Words, " ");
+        int count = WordCount(spec.Words), next = 0;
+        for (int k = 0; k <= part; k++)
+        {
+            if (next >= count) return new LogLine(0, 0);
+            line = new LogLine(0, 0);
+            line.Append(k == 0 ? "names: " : "       ");
+            int first = next;
+            while (next < count && (next == first || line.Length + 1 + Word(spec.Words, next).Length <= NamesLineWidth))
+            {
+                if (next > first) line.Append(" ");
+                line.Append(Word(spec.Words, next++));
+            }
+        }
         return line;
     }
 

@@ -96,4 +96,6 @@ public unsafe struct KernelParams
     public readonly bool CaptureNmiTest => Value(BootParam.CaptureNmiTest) != 0;
     /// <summary>Console log level: records with a level below it reach the console (Linux's console_loglevel).</summary>
     public readonly int Loglevel => (int)Value(BootParam.Loglevel);
+    /// <summary>Seconds of BMC watchdog armed before the kexec jump; 0: none.</summary>
+    public readonly int CrashWatchdog => (int)Value(BootParam.CrashWatchdog);
 }

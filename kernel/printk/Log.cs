@@ -1,6 +1,7 @@
 // printk: every line goes into the kmsg ring (sequence number, timestamp, level, CPU) with no lock,
 // from any context, and, when it is more urgent than the console log level (loglevel=, Linux's
-// console_loglevel, default 7), to the console, prefixed Linux-style "[    0.001234] ". Only the
+// console_loglevel, default 7), to the console (COM1, mirrored on a VGA text screen when there is
+// one), prefixed Linux-style "[    0.001234] ". Only the
 // console has a lock (lines must not interleave): bounded by time, and broken by the panicking CPU.
 // Once a CPU owns panic_cpu, other CPUs' lines are dropped and counted, as Linux 6.x does.
 using System;
@@ -254,14 +255,92 @@ static unsafe class Log
     {
         LogLine prefix = default;
         Kmsg.AppendPrefix(ref prefix, ts);
-        Serial.Write(prefix.AsSpan());
+        ConsoleWrite(prefix.AsSpan());
         for (int at = 0; at < text.Length; at += ConsoleChunk)
         {
-            if (OtherCpuPanics(cpu)) { Serial.Write((byte)'\r'); Serial.Write((byte)'\n'); return false; }
-            Serial.Write(text.Slice(at, text.Length - at < ConsoleChunk ? text.Length - at : ConsoleChunk));
+            if (OtherCpuPanics(cpu)) { ConsoleEndLine(); return false; }
+            ConsoleWrite(text.Slice(at, text.Length - at < ConsoleChunk ? text.Length - at : ConsoleChunk));
         }
+        ConsoleEndLine();
+        return true;
+    }
+
+    // The consoles: COM1, and the text screen when there is one (arch-x86/VgaText.cs).
+    static void ConsoleWrite(ReadOnlySpan<byte> text)
+    {
+        Serial.Write(text);
+        VgaText.Write(text);
+    }
+
+    static void ConsoleEndLine()
+    {
         Serial.Write((byte)'\r');
         Serial.Write((byte)'\n');
-        return true;
+        VgaText.EndLine();
+    }
+
+    /// <summary>
+    /// The log's last lines as text, "[    0.001234] text\n" each, as many whole lines as fit in
+    /// <paramref name="dst"/> (the RAM crashlog's tail); returns the bytes written. Two walks of the
+    /// ring (lengths, then the lines that fit), nothing allocated: the panicking CPU calls it.
+    /// </summary>
+    public static int FormatTail(Span<byte> dst)
+    {
+        if (!s_ready || dst.Length == 0) return 0;
+        const int Remember = 256;
+        int* lengths = stackalloc int[Remember];
+        byte* line = stackalloc byte[LineBytes];
+        var scratch = new Span<byte>(line, LineBytes);
+        bool pass = Panic.PanicCpu == PerCpuArea.ThisCpu && CrashShutdown.IpiIssued;
+        ulong count = 0;
+        KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, 0, pass);
+        while (r.MoveNext())
+        {
+            KmsgRecord rec = r.Current;
+            lengths[count % Remember] = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, scratch) + 1;
+            count++;
+        }
+        // From the newest line back, while the lines still fit.
+        ulong keep = 0;
+        int total = 0;
+        while (keep < count && keep < Remember && total + lengths[(count - 1 - keep) % Remember] <= dst.Length)
+            total += lengths[(count - 1 - keep++) % Remember];
+        int at = 0;
+        ulong index = 0;
+        r = Kmsg.ReadCommittedFrom(AreaSpan, 0, pass);
+        while (r.MoveNext() && at < total)
+        {
+            if (index++ < count - keep) continue;
+            KmsgRecord rec = r.Current;
+            int n = Kmsg.FormatRecord(rec.TimestampNs, rec.Text, scratch);
+            if (at + n + 1 > dst.Length) break;
+            scratch.Slice(0, n).CopyTo(dst.Slice(at));
+            at += n;
+            dst[at++] = (byte)'\n';
+        }
+        return at;
+    }
+
+    const int LineBytes = 1024;
+
+    /// <summary>
+    /// A console registered after lines were printed gets them replayed, as Linux's register_console
+    /// does for a console that was not there at boot: the log so far, onto the text screen only
+    /// (the serial console printed them already). Called on one CPU, before any other could print.
+    /// </summary>
+    public static void ReplayOnScreen()
+    {
+        if (!s_ready || !VgaText.Enabled) return;
+        KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, 0, false);
+        while (r.MoveNext())
+        {
+            KmsgRecord rec = r.Current;
+            if ((int)rec.Level >= ConsoleLevel) continue;
+            LogLine prefix = default;
+            Kmsg.AppendPrefix(ref prefix, rec.TimestampNs);
+            VgaText.Write(prefix.AsSpan());
+            VgaText.Write(rec.Text);
+            VgaText.EndLine();
+        }
     }
 }

@@ -21,6 +21,22 @@ public class ExportChannelsTests
         Assert.Equal(missing, plan.WindowMissing);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public void Serial_GoesToCom2Alone_AndNowhereWithoutIt(bool window, bool com2)
+    {
+        ExportPlan plan = ExportChannels.Choose(DumpChannels.Serial, window, com2);
+        Assert.Equal(com2, plan.ToSerial);
+        Assert.Equal(!com2, plan.SerialMissing);
+        Assert.False(plan.ToWindow);
+        Assert.False(plan.ToDebugcon);
+        Assert.Equal(com2, plan.Sends);
+        Assert.False(ExportChannels.WantsWindow(DumpChannels.Serial));
+    }
+
     [Fact]
     public void TheWindowIsLookedForUnlessDebugconOrNothingIsWanted()
     {

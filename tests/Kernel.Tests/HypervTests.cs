@@ -221,7 +221,9 @@ public class ChannelSlotTests
         });
         host.Start();
         owner.Start();
-        ulong deadline = Clock.DeadlineAfterUs(300_000);
+        // A handshake that can complete gets seconds (a loaded host may not schedule the owner thread
+        // for a while); one that cannot is watched for 300 ms.
+        ulong deadline = Clock.DeadlineAfterUs(expectDone ? 5_000_000UL : 300_000UL);
         bool landed;
         while (!(landed = iOwn
                    ? ChannelSlot.UnloadStep(true, ref owners.Value, ref owners.Value, Reply, out _)

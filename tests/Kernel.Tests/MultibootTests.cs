@@ -1,5 +1,6 @@
-// The multiboot information block as QEMU lays it out, parsed from a fake low-memory image:
-// the command line (first word skipped later), modules, the memory map, and every pointer bounded.
+// The multiboot information block as QEMU and GRUB 2 lay it out, parsed from a fake low-memory
+// image: the command line (QEMU's leading path skipped later, GRUB 2 gives none), modules, the
+// memory map, the loader's name and text-mode framebuffer, and every pointer bounded.
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -59,7 +60,8 @@ public unsafe class MultibootTests
         using var m = QemuLike();
         Assert.True(Parse(m, out var info, out var tables));
         Assert.Equal("/path/to/kernel.elf crashkernel=16M apic_extnmi=all", CommandLine(ref info));
-        Assert.Equal("crashkernel=16M apic_extnmi=all", Encoding.ASCII.GetString(Multiboot.KernelArguments(Encoding.ASCII.GetBytes(CommandLine(ref info)))));
+        Assert.True(info.PathFirst);
+        Assert.Equal("crashkernel=16M apic_extnmi=all", Encoding.ASCII.GetString(Multiboot.KernelArguments(Encoding.ASCII.GetBytes(CommandLine(ref info)), info.PathFirst)));
         Assert.Equal(1, info.ModuleCount);
         var mod = Multiboot.ModuleAt(ref tables, 0);
         Assert.Equal((0x200000UL, 0x280000UL), (mod->Start, mod->End));
@@ -67,6 +69,91 @@ public unsafe class MultibootTests
         Assert.Equal(3, info.RangeCount);
         Assert.Equal(0x7ee0000UL, Multiboot.Range(ref tables, 2)->Length);
         Assert.Equal(0x9fc00UL + 0x7ee0000UL, Multiboot.AvailableBytes(ref info, ref tables));
+    }
+
+    /// <summary>GRUB 2.06 as measured: flag 9 (loader name) and flag 12 (EGA text framebuffer), no path in either string.</summary>
+    static FakeMemory GrubLike()
+    {
+        var m = QemuLike();
+        m.U32(0x500, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9) | (1 << 12));
+        m.Str(0x600, "apic_extnmi=all unknown_nmi_panic crashkernel=16M");
+        m.Str(0x680, "dump_channels=serial");
+        m.Str(0x6C0, "GRUB 2.06-13+deb12u2");
+        m.U32(0x540, (uint)m.Addr(0x6C0));
+        m.U64(0x558, 0xB8000); m.U32(0x560, 160); m.U32(0x564, 80); m.U32(0x568, 25);
+        m.Bytes[0x56C] = 16; m.Bytes[0x56D] = Multiboot.FramebufferEgaText;
+        return m;
+    }
+
+    [Fact]
+    public void Grub2Block_KeepsEveryWordOfBothStrings_AndGivesItsTextScreen()
+    {
+        using var m = GrubLike();
+        Assert.True(Parse(m, out var info, out var tables));
+        Assert.Equal("GRUB 2.06-13+deb12u2", Encoding.ASCII.GetString(Multiboot.LoaderName(ref info)));
+        Assert.False(info.PathFirst);
+        byte[] cmdline = Encoding.ASCII.GetBytes(CommandLine(ref info));
+        Assert.Equal("apic_extnmi=all unknown_nmi_panic crashkernel=16M", Encoding.ASCII.GetString(Multiboot.KernelArguments(cmdline, info.PathFirst)));
+        var mod = Multiboot.ModuleAt(ref tables, 0);
+        var moduleArgs = Multiboot.KernelArguments(new ReadOnlySpan<byte>(mod->String, mod->StringLength), info.PathFirst);
+        Assert.Equal("dump_channels=serial", Encoding.ASCII.GetString(moduleArgs));
+        Assert.True(info.HasFramebuffer);
+        Assert.Equal((0xB8000UL, 160u, 80u, 25u, (byte)16, Multiboot.FramebufferEgaText),
+            (info.FramebufferAddress, info.FramebufferPitch, info.FramebufferWidth, info.FramebufferHeight, info.FramebufferBpp, info.FramebufferType));
+    }
+
+    [Theory]
+    [InlineData("qemu", true)]
+    [InlineData("GNU GRUB 0.97", true)]
+    [InlineData("GRUB 2.06-13+deb12u2", false)]
+    [InlineData("GRUB 2.12", false)]
+    [InlineData("", true)]
+    [InlineData("GRUB", true)]
+    public void ThePathIsSkippedForEveryLoaderButGrub2(string loader, bool pathFirst)
+    {
+        Assert.Equal(pathFirst, Multiboot.PathComesFirst(Encoding.ASCII.GetBytes(loader)));
+        byte[] line = Encoding.ASCII.GetBytes("  first second=2");
+        Assert.Equal(pathFirst ? "second=2" : "first second=2", Encoding.ASCII.GetString(Multiboot.KernelArguments(line, pathFirst)));
+    }
+
+    [Fact]
+    public void NoLoaderName_KeepsQemusConvention_AndNoFramebufferIsNone()
+    {
+        using var m = QemuLike();
+        Assert.True(Parse(m, out var info, out _));
+        Assert.Equal(0, info.LoaderNameLength);
+        Assert.True(info.PathFirst);
+        Assert.False(info.HasFramebuffer);
+    }
+
+    [Fact]
+    public void ReserveTop_TakesTheTopOfTheHighestRangeBelowTheCeiling_TheSameEveryTime()
+    {
+        using var m = QemuLike();
+        Assert.True(Parse(m, out var info, out var tables));
+        Assert.True(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out ulong start));
+        Assert.Equal(0x100000UL + 0x7ee0000 - 0x8000, start);
+        Assert.Equal(4, info.RangeCount);
+        Assert.Equal((0x100000UL, 0x7ee0000UL - 0x8000, Multiboot.MemoryAvailable), (Multiboot.Range(ref tables, 2)->Base, Multiboot.Range(ref tables, 2)->Length, Multiboot.Range(ref tables, 2)->Type));
+        Assert.Equal((start, 0x8000UL, Multiboot.MemoryReserved), (Multiboot.Range(ref tables, 3)->Base, Multiboot.Range(ref tables, 3)->Length, Multiboot.Range(ref tables, 3)->Type));
+        Assert.Equal(0x9fc00UL + 0x7ee0000 - 0x8000, Multiboot.AvailableBytes(ref info, ref tables));
+        Assert.True(Parse(m, out var again, out var tables2));
+        Assert.True(Multiboot.ReserveTop(ref again, ref tables2, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out ulong start2));
+        Assert.Equal(start, start2);
+    }
+
+    [Fact]
+    public void ReserveTop_SplitsARangeThatCrossesTheCeiling()
+    {
+        using var m = QemuLike();
+        Assert.True(Parse(m, out var info, out var tables));
+        // A ceiling inside the last range: the reservation ends at it, the rest stays usable after it.
+        Assert.True(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 0x4000000, Multiboot.MemoryReserved, out ulong start));
+        Assert.Equal(0x4000000UL - 0x8000, start);
+        Assert.Equal(5, info.RangeCount);
+        Assert.Equal((0x4000000UL, 0x100000UL + 0x7ee0000 - 0x4000000, Multiboot.MemoryAvailable),
+            (Multiboot.Range(ref tables, 4)->Base, Multiboot.Range(ref tables, 4)->Length, Multiboot.Range(ref tables, 4)->Type));
+        Assert.False(Multiboot.ReserveTop(ref info, ref tables, 1UL << 40, 1UL << 32, Multiboot.MemoryReserved, out _));
     }
 
     [Fact]

@@ -14,8 +14,8 @@ public static class ParamsCommand
             var usage = BootParams.FormatUsage(p);
             Console.WriteLine("  " + Encoding.ASCII.GetString(usage.AsSpan().ToArray()));
             Console.WriteLine("      " + Encoding.ASCII.GetString(BootParams.Spec(p).Help));
-            var names = BootParams.FormatNames(p);
-            if (names.Length > 0) Console.WriteLine("      " + Encoding.ASCII.GetString(names.AsSpan().ToArray()));
+            for (int part = 0; BootParams.FormatNames(p, part) is var names && names.Length > 0; part++)
+                Console.WriteLine("      " + Encoding.ASCII.GetString(names.AsSpan().ToArray()));
         }
         return 0;
     }

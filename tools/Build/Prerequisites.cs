@@ -25,14 +25,27 @@ public static class Prerequisites
         ("drgn", "python3-drgn"),       // tools/drgn_vmcore.py's test (the module serves /usr/bin/python3)
     ];
 
-    public enum Need { Build, Run, Test }
+    /// <summary>`./build.sh iso`: grub-mkrescue and what it runs; an absolute path is a file that must exist.</summary>
+    static readonly (string Tool, string Package)[] IsoTools =
+    [
+        ("grub-mkrescue", "grub-common"),
+        ("/usr/lib/grub/i386-pc/multiboot.mod", "grub-pc-bin"),   // the BIOS platform's modules
+        ("xorriso", "xorriso"),
+        ("mformat", "mtools"),
+        ("faketime", "faketime"),       // a fixed volume date: the same ISO from the same kernel
+    ];
+
+    public enum Need { Build, Run, Iso, Test }
+
+    static bool Present(string tool) => tool.StartsWith('/') ? File.Exists(tool) : ProcessRunner.OnPath(tool);
 
     public static void Ensure(Need need)
     {
         var wanted = new List<(string Tool, string Package)>(BuildTools);
-        if (need >= Need.Run) wanted.AddRange(RunTools);
-        if (need >= Need.Test) wanted.AddRange(TestTools);
-        var missing = wanted.Where(t => !ProcessRunner.OnPath(t.Tool)).ToList();
+        if (need is Need.Run or Need.Test) wanted.AddRange(RunTools);
+        if (need is Need.Iso or Need.Test) wanted.AddRange(IsoTools);
+        if (need is Need.Test) wanted.AddRange(TestTools);
+        var missing = wanted.Where(t => !Present(t.Tool)).ToList();
         if (missing.Count == 0) return;
 
         var packages = missing.Select(m => m.Package).Distinct().ToList();
@@ -48,7 +61,7 @@ public static class Prerequisites
         var install = ProcessRunner.Run("apt-get", new[] { "install", "-y", "-q", "--no-install-recommends" }.Concat(packages));
         if (install.ExitCode != 0)
             throw new BuildException($"apt-get install {string.Join(' ', packages)} failed ({install.ExitCode}):\n{install.StdErr}".TrimEnd());
-        var still = missing.Where(t => !ProcessRunner.OnPath(t.Tool)).Select(t => t.Tool).ToList();
+        var still = missing.Where(t => !Present(t.Tool)).Select(t => t.Tool).ToList();
         if (still.Count > 0)
             throw new BuildException($"still missing after apt-get install: {string.Join(", ", still)}");
     }

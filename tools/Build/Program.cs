@@ -20,12 +20,18 @@ public static class Program
               --out DIR          where vmcore, serial.log and the channel files go (default out/)
               --timeout S        give up after S seconds (default 300)
               --keep-window      keep the window file as out/vmcore.window
+          iso [--out FILE] [--test-config FILE] [--no-build]
+                                 write out/nmidump.iso: a BIOS-bootable GRUB ISO of the kernel and the
+                                 capture image (kdump armed, dump on COM2; a second entry without kdump)
           receive <channel file> <vmcore>
-                                 check a saved transfer (window or debugcon file) and write the vmcore
+                                 check a saved transfer (window, debugcon or COM2 file) and write the vmcore
           inspect <vmcore> [--kernel out/kernel.elf] [--cpu N] [--json]
                                  print a vmcore's panic, CPUs and how they stopped, registers, code,
                                  a call trace per CPU, the crash timeline, VMCOREINFO and log
           inspect <vmcore> dmesg print the first kernel's log as <level>[sec.usec] text
+          inspect --crashlog <memory image> [--kernel out/kernel.elf]
+                                 print the RAM crashlog record found in a raw image of guest memory
+                                 from physical 0 (QMP pmemsave)
           test [filter]          run every test suite; ends with "N passed, M failed"
                                  (a filter is passed to dotnet test as --filter)
           bench boot [--runs N] [--smp 1,8,64]
@@ -62,6 +68,7 @@ public static class Program
             return args[0] switch
             {
                 "build" => BuildOnly(),
+                "iso" => IsoCommand.Run(args[1..]),
                 "run" => RunCommand.Run(args[1..]),
                 "inspect" => InspectCommand.Run(args[1..]),
                 "receive" => ReceiveCommand.Run(args[1..]),

@@ -28,6 +28,7 @@ public static class Cli
         {
             // Accept the verb too, so both `inspect out/vmcore` and `out/vmcore` work.
             if (args.Length > 0 && args[0] == "inspect") args = args[1..];
+            if (args.Length > 0 && args[0] == "--crashlog") return RunCrashlog(args[1..], stdout, stderr);
 
             var vmcore = new Argument<string>("vmcore") { Description = "the crash dump (ELF core file, or a dump stream file to decode first)" };
             var view = new Argument<string?>("view") { Description = "dmesg: only the first kernel's whole log, as <level>[sec.usec] text (vmcore-dmesg's form)", Arity = ArgumentArity.ZeroOrOne };
@@ -80,6 +81,28 @@ public static class Cli
             stderr.WriteLine($"inspect: internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
             return ExitError;
         }
+    }
+
+    /// <summary>`inspect --crashlog FILE [--kernel kernel.elf]`: the RAM crashlog out of a raw memory image.</summary>
+    static int RunCrashlog(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? file = null, kernel = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--kernel" && i + 1 < args.Length) kernel = args[++i];
+            else if (!args[i].StartsWith("--") && file == null) file = args[i];
+            else
+            {
+                stderr.WriteLine($"inspect: --crashlog takes a memory image and optionally --kernel kernel.elf, not '{args[i]}'");
+                return ExitError;
+            }
+        }
+        if (file == null)
+        {
+            stderr.WriteLine("inspect: --crashlog needs a raw memory image from physical address 0 (QMP pmemsave)");
+            return ExitError;
+        }
+        return CrashlogReport.Run(file, kernel, stdout, stderr);
     }
 
     static int Inspect(string path, string? kernelPath, InspectOptions options, TextWriter stdout, TextWriter stderr, bool terminal)
