@@ -162,6 +162,8 @@ static unsafe partial class Crashtest
     }
 
     static int s_stormStalled;
+    /// <summary>How long the stalled writer holds its record once the panic began, at most.</summary>
+    const ulong StallHoldBoundUs = 30_000_000;
 
     /// <summary>The stalled writer: reserves a record, and finishes it only if no panic came within the bound (the shootdown stops it first).</summary>
     static void StallInsideARecord(int me, ulong line)
@@ -171,7 +173,11 @@ static unsafe partial class Crashtest
         if (Kmsg.Reserve(area, l.Length, Clock.NowNs, KernLevel.Debug, me, false, out KmsgReservation r) != KmsgReserveStatus.Reserved) return;
         Volatile.Write(ref s_stormStalled, 1);
         ulong deadline = Clock.DeadlineAfterUs(RaceStepBoundUs);
-        while (!Clock.Passed(deadline)) Cpu.Pause();
+        while (!Panic.InProgress && !Clock.Passed(deadline)) Cpu.Pause();
+        // The panic came: held until the shootdown stops this CPU, however long the panic's console
+        // takes on a loaded host (bounded, for a shootdown that never comes).
+        deadline = Clock.DeadlineAfterUs(StallHoldBoundUs);
+        while (Panic.InProgress && !Clock.Passed(deadline)) Cpu.Pause();
         Kmsg.Commit(area, in r, l.AsSpan());
     }
 
