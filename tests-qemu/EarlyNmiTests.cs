@@ -103,6 +103,31 @@ public class EarlyNmiTests
         Assert.DoesNotContain(vm.Lines, l => l.Contains("idle: nothing more to do"));
     }
 
+    /// <summary>
+    /// An NMI the panicking CPU survives, taken in the middle of the panic's own console line
+    /// (torture 1:119: the line was printed again from inside the NMI, then its rest, so no line
+    /// started with the panic). gdb stops CPU 0 in the panic's first console write; the NMI lands
+    /// there. The panic line stays whole and once, and the NMI's lines follow it, each once.
+    /// </summary>
+    [Fact]
+    public void AnNmiInsideThePanicsOwnConsoleLine_LeavesItWhole()
+    {
+        int port = FreePort();
+        using var vm = Kernel.Boot("apic_extnmi=bsp crashtest=PANIC crashtest_cpu=0 crashtest_delay_ms=0", smp: 1, timeoutSeconds: 120,
+            extraArgs: ["-S", "-gdb", $"tcp:127.0.0.1:{port}"]);
+        using (var gdb = GdbStop.At(port, Address("Kernel_Panic__KernelPanic_2"), symbols: false))
+        {
+            gdb.RunOnlyTheBootCpuTo(Address("Kernel_Log__WriteLine"), "the panic's first console line");
+            vm.Qmp.InjectNmi();
+        }
+        vm.Expect("---[ end Kernel panic - not syncing: crashtest: PANIC ]---");
+        var m = vm.Messages().ToList();
+        Assert.Equal(1, m.Count(x => x == "Kernel panic - not syncing: crashtest: PANIC"));
+        Assert.DoesNotContain(vm.Lines, l => l.IndexOf("Kernel panic", StringComparison.Ordinal) != l.LastIndexOf("Kernel panic", StringComparison.Ordinal));
+        Assert.Equal(1, m.Count(x => x == "Dazed and confused, but trying to continue"));
+        Assert.True(m.IndexOf("Kernel panic - not syncing: crashtest: PANIC") < m.FindIndex(x => x.StartsWith("Uhhuh. NMI received")), string.Join("\n", vm.Lines));
+    }
+
     /// <summary>The kexec load: the image is not armed yet, so the panic says so and goes on without a dump.</summary>
     [Fact]
     public void NmiDuringTheKexecLoad_IsHandled_AsAPanicWithoutADump()
