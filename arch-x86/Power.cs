@@ -20,6 +20,23 @@ static unsafe class Power
         Cpu.HaltForever();
     }
 
+    /// <summary>
+    /// The capture kernel's end once the dump is out: isa-debug-exit first (QEMU ends from the vCPU
+    /// at once, status 1), ACPI S5 only where that device is absent. QEMU 7.2's orderly shutdown
+    /// after S5 can wait forever in its monitor cleanup (main thread in monitor_cleanup's aio_poll,
+    /// holding the BQL) when a QMP command arrives as it starts: the torture found it with an NMI
+    /// injected during the export, and the machine never ended although the dump was complete.
+    /// </summary>
+    public static void PoweroffAfterDump()
+    {
+        SmpStop.StopOtherCpus();
+        Log.Info("reboot: Power down");
+        Cpu.DisableInterrupts();
+        Cpu.Outb(DebugExit.Port, DebugExit.Clean);
+        Platform.AcpiPowerOff();
+        Cpu.HaltForever();
+    }
+
     /// <summary>Clean power-off without a word (poweroff_at_entry: the benchmark floor).</summary>
     public static void ExitClean()
     {

@@ -244,6 +244,12 @@ static unsafe class SmpBoot
         // No IPI to say so: one that reached the boot CPU after it stopped waiting would wake it in
         // its idle loop later, and an NMI landing then would find it in an interrupt handler.
         MarkOnline(cpu);
+        // A panic that began before this CPU was counted (the boot CPU panicked while waiting for
+        // it) sent its shootdown to the CPUs online then: none comes for this one, so it stops
+        // itself, as a CPU that loses the panic does (panic_smp_self_stop), instead of idling with
+        // interrupts on under a halted panic (torture 1:23, 1:100). MarkOnline's locked increment
+        // orders this look after it: a panic that counted the CPUs before it is visible here.
+        if (Panic.InProgress) Cpu.HaltForever();
         Idle.Loop(cpu);
     }
 }

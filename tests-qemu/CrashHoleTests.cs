@@ -68,15 +68,21 @@ public class CrashHoleTests
     }
 
     /// <summary>
-    /// Hole 3: every CPU prints without pause and the target panics mid-storm. The panic's lines
-    /// reach the ring: the capture report's log and the vmcore's log both hold the panic line, no
-    /// record is damaged, and the lines other CPUs lost once the panic began are counted.
+    /// Hole 3: every CPU prints without pause and the target panics mid-storm, while CPU 2 is stalled
+    /// half-way through a record. The panic's lines reach the ring and the console: the console, the
+    /// capture report's log and the vmcore's log all hold the panic line, no record is damaged, and
+    /// the lines other CPUs lost once the panic began are counted.
     /// </summary>
     [Fact]
     public void PrintkStorm_ThePanicLinesReachTheRing_AndNoRecordIsDamaged()
     {
         var (output, dump) = Reproduce("PRINTK_STORM");
         Assert.Matches(@"capture: log: \[\s*\d+\.\d{6}\] Kernel panic - not syncing: crashtest: PRINTK_STORM", output);
+        // On the console too, past the record CPU 2 reserved and never finished (torture 1:15, 1:35:
+        // the panic's flush stopped there and its lines never reached the console).
+        Assert.Matches(@"(?m)^\[\s*\d+\.\d{6}\] Kernel panic - not syncing: crashtest: PRINTK_STORM\r?$", output);
+        Assert.Matches(@"(?m)^\[\s*\d+\.\d{6}\] CPU: 1 PID: 0 Comm: swapper/1", output);
+        Assert.Contains("capture: 1 records of the first kernel's log were never finished", output);
         Assert.DoesNotContain("log ring is damaged", output);
         var dropped = Regex.Match(output, @"printk: (\d+) messages from other CPUs dropped during the panic");
         Assert.True(dropped.Success && int.Parse(dropped.Groups[1].Value) > 0, $"the lines other CPUs lost during the panic are counted and logged:\n{output}");

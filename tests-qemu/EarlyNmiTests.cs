@@ -63,8 +63,8 @@ public class EarlyNmiTests
 
     /// <summary>
     /// SMP bring-up: the boot CPU (its IDT loaded) panics while the APs are starting; the shootdown
-    /// sends NMI IPIs only to CPUs whose IDT is installed (the online ones), and the panic ends
-    /// without a dump. No triple fault, no reset.
+    /// sends NMI IPIs only to CPUs whose IDT is installed (the online ones), an AP that comes online
+    /// after it stops itself, and the panic ends without a dump, every CPU halted. No triple fault, no reset.
     /// </summary>
     [Fact]
     public void NmiDuringSmpBringUp_IsHandled_AndThePanicEndsWithoutADump()
@@ -76,6 +76,56 @@ public class EarlyNmiTests
         Assert.Equal(0, vm.PanickingCpu());
         Assert.False(vm.HasExited, $"QEMU exited (status {vm.ExitCode}): a CPU reset during bring-up");
         Assert.DoesNotContain(vm.Lines, l => l.Contains("idle: nothing more to do"));
+        // An AP the boot CPU had started comes online after the shootdown counted the online CPUs
+        // (no NMI for it): it stops itself instead of idling with interrupts on (torture 1:23).
+        vm.ExpectAllCpusHaltedForGood(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// The race the torture found (1:23, 1:100): the boot CPU panics while an AP it started is between
+    /// its start and coming online. gdb holds the AP at ap_main and runs the boot CPU alone through
+    /// the whole panic; then the AP goes on and comes online after the shootdown, which never sent it
+    /// an NMI: it must stop itself, not idle with interrupts on under the halted panic.
+    /// </summary>
+    [Fact]
+    public void AnApComingOnlineAfterThePanicsShootdown_StopsItself()
+    {
+        int port = FreePort();
+        using var vm = Kernel.Boot("apic_extnmi=bsp unknown_nmi_panic", smp: 2, timeoutSeconds: 120, extraArgs: ["-S", "-gdb", $"tcp:127.0.0.1:{port}"]);
+        using (var gdb = GdbStop.At(port, Address("ap_main"), symbols: false))
+        {
+            vm.Qmp.InjectNmi();
+            gdb.RunOnlyTheBootCpuTo(Address("halt_forever"), "CPU 0 to panic alone and halt, CPU 1 held at ap_main");
+            vm.Expect("---[ end Kernel panic - not syncing: NMI: Not continuing ]---");
+        }
+        vm.ExpectAllCpusHaltedForGood(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, vm.CountStarting("Kernel panic - not syncing"));
+        Assert.DoesNotContain(vm.Lines, l => l.Contains("idle: nothing more to do"));
+    }
+
+    /// <summary>
+    /// An NMI the panicking CPU survives, taken in the middle of the panic's own console line
+    /// (torture 1:119: the line was printed again from inside the NMI, then its rest, so no line
+    /// started with the panic). gdb stops CPU 0 in the panic's first console write; the NMI lands
+    /// there. The panic line stays whole and once, and the NMI's lines follow it, each once.
+    /// </summary>
+    [Fact]
+    public void AnNmiInsideThePanicsOwnConsoleLine_LeavesItWhole()
+    {
+        int port = FreePort();
+        using var vm = Kernel.Boot("apic_extnmi=bsp crashtest=PANIC crashtest_cpu=0 crashtest_delay_ms=0", smp: 1, timeoutSeconds: 120,
+            extraArgs: ["-S", "-gdb", $"tcp:127.0.0.1:{port}"]);
+        using (var gdb = GdbStop.At(port, Address("Kernel_Panic__KernelPanic_2"), symbols: false))
+        {
+            gdb.RunOnlyTheBootCpuTo(Address("Kernel_Log__WriteLine"), "the panic's first console line");
+            vm.Qmp.InjectNmi();
+        }
+        vm.Expect("---[ end Kernel panic - not syncing: crashtest: PANIC ]---");
+        var m = vm.Messages().ToList();
+        Assert.Equal(1, m.Count(x => x == "Kernel panic - not syncing: crashtest: PANIC"));
+        Assert.DoesNotContain(vm.Lines, l => l.IndexOf("Kernel panic", StringComparison.Ordinal) != l.LastIndexOf("Kernel panic", StringComparison.Ordinal));
+        Assert.Equal(1, m.Count(x => x == "Dazed and confused, but trying to continue"));
+        Assert.True(m.IndexOf("Kernel panic - not syncing: crashtest: PANIC") < m.FindIndex(x => x.StartsWith("Uhhuh. NMI received")), string.Join("\n", vm.Lines));
     }
 
     /// <summary>The kexec load: the image is not armed yet, so the panic says so and goes on without a dump.</summary>
@@ -122,9 +172,10 @@ sealed class GdbStop : IDisposable
         gdb.BeginErrorReadLine();
     }
 
-    public static GdbStop At(int port, ulong address)
+    /// <param name="symbols">Without the image's symbols gdb knows no inline frames: switching vCPUs under scheduler-locking then cannot trip gdb 13's inline-frame assertion.</param>
+    public static GdbStop At(int port, ulong address, bool symbols = true)
     {
-        var psi = new ProcessStartInfo("gdb", ["-nx", "-q", Kernel.Image])
+        var psi = new ProcessStartInfo("gdb", symbols ? ["-nx", "-q", Kernel.Image] : ["-nx", "-q"])
         { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var stop = new GdbStop(Process.Start(psi)!);
         stop.Send("set pagination off", "set confirm off", $"target remote 127.0.0.1:{port}", $"hbreak *0x{address:x}", "continue");
@@ -152,10 +203,23 @@ sealed class GdbStop : IDisposable
         Assert.Fail($"gdb: waited {clock.Elapsed.TotalSeconds:F0} s for {what}; gdb said:\n{text}");
     }
 
+    /// <summary>
+    /// Runs only CPU 0 (gdb's thread 1; every other vCPU stays where it stopped) until it reaches
+    /// <paramref name="address"/>, then leaves it there with scheduler-locking off, so that the release resumes every vCPU.
+    /// </summary>
+    public void RunOnlyTheBootCpuTo(ulong address, string what)
+    {
+        lock (_output) _output.Clear();
+        Send("delete", "thread 1", "set scheduler-locking on", $"hbreak *0x{address:x}", "continue");
+        WaitFor(new Regex(@"Breakpoint 2, "), TimeSpan.FromSeconds(90), what);
+        Send("set scheduler-locking off");
+    }
+
     /// <summary>Removes the breakpoint and detaches: the guest runs on from where it stood.</summary>
     public void Release()
     {
         _released = true;
+        if (_gdb.HasExited) return;     // a failure already said what gdb printed
         Send("delete", "detach", "quit");
         if (!_gdb.WaitForExit(TimeSpan.FromSeconds(30))) _gdb.Kill(true);
     }

@@ -97,6 +97,22 @@ public class NmiPanicTests
         Assert.Equal(0, vm.CountStarting(PanicLine));
     }
 
+    /// <summary>
+    /// The broadcast scenario without unknown_nmi_panic: every CPU is dazed and the kernel runs on,
+    /// as Linux does. It used to exit with the failure status instead (torture 1:81, 1:103, 1:130,
+    /// 1:144, 1:170, 1:199 judged that a silent end of a machine that had not crashed).
+    /// </summary>
+    [Fact]
+    public void UnknownNmiBroadcastWithoutUnknownNmiPanic_EveryCpuIsDazed_AndTheKernelRunsOn()
+    {
+        using var vm = BootCountingDownToPowerOff("crashtest=UNKNOWN_NMI_BROADCAST crashtest_cpu=1 crashtest_delay_ms=100", smp: 3);
+        vm.Expect("crashtest: UNKNOWN_NMI_BROADCAST: no unknown_nmi_panic, so no CPU panicked; running on");
+        ExpectAliveToPowerOff(vm);
+        var cpus = vm.Messages().Select(m => Uhhuh.Match(m)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).Order();
+        Assert.Equal([0, 1, 2], cpus);
+        Assert.Equal(0, vm.CountStarting(PanicLine));
+    }
+
     [Fact]
     public void IochkWithPanicOnIoNmi_Panics()
     {

@@ -102,7 +102,7 @@ static unsafe class Capture
         else if (!DumpExport.Run(info)) Fail();
         CaptureBmc.Done();
         Log.Info("capture: done; powering off");
-        Power.Poweroff();
+        Power.PoweroffAfterDump();
     }
 
     static long s_panicTimeout;

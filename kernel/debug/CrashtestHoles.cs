@@ -5,7 +5,8 @@
 //   REASON_LOCK_PANIC  CPU B holds the NMI reason lock in nmi_panic, lost to CPU A; A takes an NMI
 //                      before its shootdown: A must not wait for that lock.
 //   RUNAWAY_WRITER     CPU B never answers the shootdown and writes RAM throughout the export.
-//   PRINTK_STORM       every CPU prints without pause; the target panics mid-storm.
+//   PRINTK_STORM       every CPU prints without pause; the target panics mid-storm, while the
+//                      next CPU is half-way through a record (a writer the host descheduled).
 //   NMI_OOPS_RACE      CPU B oopses inside an NMI handler while CPU A panics.
 //   NOTIFIER_OOPS      a panic notifier faults (crash_kexec_post_notifiers).
 //   PANIC_DOUBLE_FAULT the same, with a double fault: panic() re-entered from the #DF stack.
@@ -137,18 +138,47 @@ static unsafe partial class Crashtest
 
     // ---- PRINTK_STORM -----------------------------------------------------------------------------
 
-    /// <summary>Every CPU prints (to the ring only: KERN_DEBUG) without pause; the target panics StormUs in.</summary>
+    /// <summary>
+    /// Every CPU prints (to the ring only: KERN_DEBUG) without pause; the target panics StormUs in,
+    /// once the next CPU (the stalled writer) holds a record it has reserved and not finished, as
+    /// a vCPU the host deschedules mid-printk does. The panic's lines must reach the console past it.
+    /// </summary>
     static void StormPart(bool target)
     {
         Cpu.DisableInterrupts();
         WaitForTsc(s_victimStartTsc);
         int me = PerCpuArea.ThisCpu;
+        int online = SmpBoot.OnlineCount;
+        bool stalls = online > 1 && me == (s_victim + 1) % online;
         ulong until = Clock.DeadlineAfterUs(StormUs);
+        ulong giveUp = until + RaceStepBoundUs;
         for (ulong i = 0; ; i++)
         {
             Log.Debug($"printk storm: CPU {me} line {i}");
-            if (target && Clock.Passed(until)) Panic.KernelPanic("crashtest: PRINTK_STORM");
+            if (stalls && Clock.Passed(until)) StallInsideARecord(me, i);
+            if (target && Clock.Passed(until) && (online == 1 || Volatile.Read(ref s_stormStalled) != 0 || Clock.Passed(giveUp)))
+                Panic.KernelPanic("crashtest: PRINTK_STORM");
         }
+    }
+
+    static int s_stormStalled;
+    /// <summary>How long the stalled writer holds its record once the panic began, at most.</summary>
+    const ulong StallHoldBoundUs = 30_000_000;
+
+    /// <summary>The stalled writer: reserves a record, and finishes it only if no panic came within the bound (the shootdown stops it first).</summary>
+    static void StallInsideARecord(int me, ulong line)
+    {
+        LogLine l = $"printk storm: CPU {me} line {line}, stalled half-way";
+        var area = new Span<byte>(Log.Area, Log.AreaBytes);
+        if (Kmsg.Reserve(area, l.Length, Clock.NowNs, KernLevel.Debug, me, false, out KmsgReservation r) != KmsgReserveStatus.Reserved) return;
+        Volatile.Write(ref s_stormStalled, 1);
+        ulong deadline = Clock.DeadlineAfterUs(RaceStepBoundUs);
+        while (!Panic.InProgress && !Clock.Passed(deadline)) Cpu.Pause();
+        // The panic came: held until the shootdown stops this CPU, however long the panic's console
+        // takes on a loaded host (bounded, for a shootdown that never comes).
+        deadline = Clock.DeadlineAfterUs(StallHoldBoundUs);
+        while (Panic.InProgress && !Clock.Passed(deadline)) Cpu.Pause();
+        Kmsg.Commit(area, in r, l.AsSpan());
     }
 
     /// <summary>

@@ -37,4 +37,26 @@ public static class CrashtestScenario
 
     /// <summary>The scenarios whose two CPUs start at the same TSC deadline (the others: the panicking CPU lags).</summary>
     public static bool Simultaneous(CrashTestType t) => t == CrashTestType.OopsPanicRace || t == CrashTestType.DoublePanic;
+
+    /// <summary>
+    /// The scenarios whose target never answers the shootdown (it spins in NMI context and ignores
+    /// the crash callback): the only CPU a dump may name missing.
+    /// </summary>
+    public static bool WedgesTarget(CrashTestType t) => t == CrashTestType.NmiHang || t == CrashTestType.RunawayWriter;
+
+    /// <summary>
+    /// Whether the scenario ends in a crash on a machine with <paramref name="cpus"/> CPUs online:
+    /// a two-CPU race needs two, and the unknown-NMI broadcast panics only with unknown_nmi_panic.
+    /// </summary>
+    public static bool Crashes(CrashTestType t, int cpus, bool unknownNmiPanic) =>
+        t != CrashTestType.None && (cpus >= 2 || !NeedsSecondCpu(t)) && (t != CrashTestType.UnknownNmiBroadcast || unknownNmiPanic);
+
+    /// <summary>
+    /// The scenarios that fault inside the panic on purpose (a panic notifier that oopses or double
+    /// faults): panic() is re-entered on its own CPU, says so, and goes straight to crash_kexec.
+    /// </summary>
+    public static bool FaultsInsidePanic(CrashTestType t) => t == CrashTestType.NotifierOops || t == CrashTestType.PanicDoubleFault;
+
+    /// <summary>Whether every CPU runs a part of the scenario (none of them is idle when it crashes).</summary>
+    public static bool EveryCpuTakesPart(CrashTestType t) => t == CrashTestType.PrintkStorm;
 }

@@ -38,6 +38,8 @@ static unsafe class Log
     static int s_consoleLevelPlusOne;
     static long s_droppedInPanic, s_droppedReported;
     static int s_panicStopWaiting;
+    // Whether the console lock's holder took it as the panicking CPU (written by the holder only).
+    static bool s_flushByPanicCpu;
 
     static int ConsoleLevel => s_consoleLevelPlusOne == 0 ? DefaultConsoleLevel : s_consoleLevelPlusOne - 1;
 
@@ -181,14 +183,18 @@ static unsafe class Log
             if (result == LockResult.Reentered)
             {
                 // An NMI (or fault) inside this CPU's own console output: the interrupted flush
-                // prints this line after its own, so lines never interleave. Unless this CPU now
-                // panics: then the interrupted flush never resumes, and the panic must be seen.
-                if (Panic.PanicCpu != cpu) return;
+                // prints this line after its own, so lines never interleave. Unless this CPU began
+                // to panic inside it: then the interrupted flush never resumes, and the panic must
+                // be seen. A flush the panic itself was doing does resume (an NMI the panicking CPU
+                // survives returns to it): printing here would cut its line in two (torture 1:119).
+                if (Panic.PanicCpu != cpu || s_flushByPanicCpu) return;
                 FlushConsole(cpu);
                 return;
             }
             if (result != LockResult.Acquired) return;     // the holder prints it
+            s_flushByPanicCpu = Panic.PanicCpu == cpu;
             FlushConsole(cpu);
+            s_flushByPanicCpu = false;
             s_console.Release(cpu);
             // A line committed while this CPU printed, by a CPU that then found the lock taken, has
             // only this CPU to print it. Release is a locked instruction: this look cannot move above it.
@@ -217,10 +223,13 @@ static unsafe class Log
     }
 
     // Prints the committed records from s_consolePos on, stopping at one still being written (its
-    // writer prints it once it is committed) unless the panicking CPU has stopped everyone else.
+    // writer prints it once it is committed), except on the panicking CPU: that writer, once it
+    // commits, finds another CPU panicking and prints nothing, so a panic flush that stopped there
+    // would leave the panic's own lines off the console (a storm's writer the host descheduled
+    // mid-record did; torture 1:15, 1:35). Linux's panic CPU skips non-finalized records too.
     static void FlushConsole(int cpu)
     {
-        bool passUnfinished = Panic.PanicCpu == cpu && CrashShutdown.IpiIssued;
+        bool passUnfinished = Panic.PanicCpu == cpu;
         KmsgReader r = Kmsg.ReadCommittedFrom(AreaSpan, s_consolePos, passUnfinished);
         while (r.MoveNext())
         {

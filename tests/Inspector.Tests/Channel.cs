@@ -5,26 +5,8 @@ namespace Nmidump.Inspector.Tests;
 
 static class Channel
 {
-    public static byte[] Encode(byte[] vmcore, uint chunkSize)
-    {
-        ulong chunks = DumpStream.ChunkCount((ulong)vmcore.Length, chunkSize);
-        var stream = new byte[DumpStream.StreamSize((ulong)vmcore.Length, chunkSize)];
-        DumpStream.WriteHeader(stream, (ulong)vmcore.Length, chunkSize);
-        int at = DumpStream.HeaderSize;
-        ulong fold = 0;
-        for (ulong i = 0; i < chunks; i++)
-        {
-            int from = (int)(i * chunkSize);
-            int n = (int)Math.Min(chunkSize, (ulong)vmcore.Length - (ulong)from);
-            ulong sum = DumpStream.Checksum(vmcore.AsSpan(from, n));
-            DumpStream.WriteChunkHeader(stream.AsSpan(at), (uint)i, (uint)n, sum);
-            vmcore.AsSpan(from, n).CopyTo(stream.AsSpan(at + DumpStream.ChunkHeaderSize));
-            at += DumpStream.ChunkHeaderSize + n;
-            fold = DumpStream.Fold(fold, sum);
-        }
-        DumpStream.WriteTrailer(stream.AsSpan(at), chunks, (ulong)vmcore.Length, fold);
-        return stream;
-    }
+    /// <summary>The stream for a vmcore in memory: the fuzzer's framing (tools/Fuzz/Targets/FramingTarget.cs), one writer for both.</summary>
+    public static byte[] Encode(byte[] vmcore, uint chunkSize) => Nmidump.Fuzz.FramingTarget.Frame(vmcore, chunkSize);
 
     /// <summary>
     /// The same framing from a vmcore file of any size into a stream file, written sparse: an

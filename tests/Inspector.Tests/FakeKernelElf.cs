@@ -8,13 +8,15 @@ static class FakeKernelElf
 {
     const int SttNotype = 0, SttFunc = 2, SttObject = 1, StbGlobal = 1;
 
-    public static byte[] Build(string buildIdHex, IEnumerable<(ulong Address, ulong Size, string Name, bool Code)> symbols)
+    /// <param name="text">.text's 0x400 bytes (at 0x100000); zeros when null.</param>
+    public static byte[] Build(string buildIdHex, IEnumerable<(ulong Address, ulong Size, string Name, bool Code)> symbols, byte[]? text = null)
     {
         var file = new List<byte>(new byte[Elf.HeaderSize]);
         int Align(int a) { while (file.Count % a != 0) file.Add(0); return file.Count; }
 
         int textOffset = Align(16);
-        file.AddRange(new byte[0x400]);                              // .text: 0x100000..0x100400
+        file.AddRange(text ?? new byte[0x400]);                      // .text: 0x100000..0x100400
+        Assert.Equal(textOffset + 0x400, file.Count);
 
         int noteOffset = Align(4);
         byte[] id = Convert.FromHexString(buildIdHex);

@@ -43,6 +43,15 @@ public static class Program
           bench dump [--cases 1024:31,1024:0,16384:31] [--smp 4] [--runs N] [--no-qemu]
                                  NMI to verified vmcore on the host per guest MiB:dump_level,
                                  beside QEMU's dump-guest-memory
+          torture [--runs N] [--seed S] [--jobs J] [--keep-failures DIR] [--replay S:K]
+                                 randomized race torture: each run draws CPUs (1-16), RAM (128M-1G),
+                                 apic_extnmi=, unknown_nmi_panic, crash_kexec_post_notifiers, a crashtest
+                                 scenario and 1-3 NMIs at moments from the first console line, and is
+                                 judged by what must hold for its draw; ends with "N passed, M failed"
+          fuzz [--target params|coreheader|framing|vmcore] [--iterations N] [--seed S]
+                                 fuzz the boot-parameter parser, the capture kernel's core header
+                                 reader, the transfer framing decoder and the inspector's vmcore
+                                 reader with N generated and mutated inputs each (default 1000000)
           params                 list the kernel's boot parameters
           clean                  remove out/
         """;
@@ -66,6 +75,8 @@ public static class Program
                 "test" => TestCommand.Run(args[1..]),
                 "params" => ParamsCommand.Run(),
                 "bench" => BenchCommand.Run(args[1..]),
+                "torture" => TortureCommand.Run(args[1..]),
+                "fuzz" => FuzzCommand.Run(args[1..]),
                 "clean" => Clean(),
                 _ => UnknownVerb(args[0]),
             };
@@ -111,7 +122,7 @@ public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
     /// <summary>Options that take no value.</summary>
-    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu"];
+    static readonly string[] Flags = ["--no-nmi", "--no-disasm", "--no-build", "--keep-window", "--no-qemu", "--record"];
     public List<string> Positional { get; } = new();
 
     public Options(string[] args, params string[] known)

@@ -67,7 +67,7 @@ public static class RunCommand
     /// Where the window's backing file goes: tmpfs when there is room (the guest's copy into a
     /// file-backed mapping on disk ran at 165 MB/s here, into tmpfs at over 600 MB/s), else DIR.
     /// </summary>
-    static string WindowFile(string outDir, long bytes)
+    internal static string WindowFile(string outDir, long bytes)
     {
         const string shm = "/dev/shm";
         try
@@ -81,7 +81,7 @@ public static class RunCommand
         return Path.Combine(outDir, "vmcore.window");
     }
 
-    static long WindowBytes(int memoryMiB)
+    internal static long WindowBytes(int memoryMiB)
     {
         // QEMU wants a power of two, and the stream is a little larger than the guest's RAM minus
         // the crash region: the next power of two at or above the RAM size always holds it.
@@ -89,6 +89,10 @@ public static class RunCommand
         while (size < (long)memoryMiB << 20) size <<= 1;
         return size;
     }
+
+    /// <summary>QEMU's arguments for the ivshmem window backed by <paramref name="window"/> (a file already prepared owner-only).</summary>
+    internal static string[] WindowDevice(string window, long windowBytes) =>
+        ["-object", $"memory-backend-file,id=dumpwin,share=on,mem-path={window},size={windowBytes}", "-device", "ivshmem-plain,memdev=dumpwin"];
 
     /// <summary>
     /// Waits for QEMU to exit; returns why no capture will come instead, at once, when the first
@@ -137,8 +141,7 @@ public static class RunCommand
             // a filtered dump writes a few MiB and needs nothing prepared.
             PrivateFile.Prepare(window, windowBytes);
             if (s.DumpLevel == 0) PrivateFile.Populate(window, Math.Min(windowBytes, (long)s.MemoryMiB << 20));
-            extra.AddRange(["-object", $"memory-backend-file,id=dumpwin,share=on,mem-path={window},size={windowBytes}",
-                "-device", "ivshmem-plain,memdev=dumpwin"]);
+            extra.AddRange(WindowDevice(window, windowBytes));
         }
         PrivateFile.Prepare(debugcon);
         extra.AddRange(["-debugcon", $"file:{debugcon}"]);

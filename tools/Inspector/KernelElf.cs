@@ -115,6 +115,27 @@ public sealed class KernelElf
         return null;
     }
 
+    /// <summary>
+    /// Each executable section that the file holds bytes for (not SHT_NOBITS): its address and its
+    /// bytes, the code a dump of the running kernel must hold unchanged. Null when a header lies
+    /// outside the file.
+    /// </summary>
+    public static List<(ulong Address, byte[] Bytes)>? CodeSections(ReadOnlySpan<byte> file)
+    {
+        if (file.Length < Elf.HeaderSize || !Elf.HasMagic(file)) return null;
+        var sections = new List<(ulong, byte[])>();
+        ulong shoff = LittleEndian.U64(file, Elf.EShoff);
+        for (int i = 0; i < SectionCount(file); i++)
+        {
+            if (!Section(file, i, out uint type, out ulong flags, out ulong offset, out ulong size, out _)) return null;
+            if ((flags & ShfExecInstr) == 0 || type == ShtNobits || size == 0) continue;
+            if (!Contents(file, offset, size, out ReadOnlySpan<byte> bytes)) return null;
+            ulong address = LittleEndian.U64(file, (int)(shoff + (ulong)i * LittleEndian.U16(file, Elf.EShentsize)) + 16);
+            sections.Add((address, bytes.ToArray()));
+        }
+        return sections;
+    }
+
     /// <summary>Section header i as (type, flags, offset, size, link), or false if it lies outside the file.</summary>
     static bool Section(ReadOnlySpan<byte> file, int i, out uint type, out ulong flags, out ulong offset, out ulong size, out uint link)
     {
