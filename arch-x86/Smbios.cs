@@ -83,6 +83,7 @@ public static unsafe class Smbios
             ulong q = at + formatted;
             while (true)
             {
+                if (q + 2 > end) return false;   // strings that run past the table: a damaged table, not a BMC
                 byte* two = memory.Map(q, 2);
                 if (two == null) return false;
                 if (two[0] == 0 && two[1] == 0) break;
@@ -107,8 +108,7 @@ public static unsafe class Smbios
             I2cAddress = s[6],
             RegisterSpacing = 1,
         };
-        ulong baseAddress = 0;
-        for (int i = 7; i >= 0; i--) baseAddress = baseAddress << 8 | s[8 + i];
+        ulong baseAddress = LittleEndian.U64(s, 8);
         info.IoSpace = (baseAddress & 1) != 0;
         baseAddress &= ~1UL;
         if (s.Length >= 0x12)

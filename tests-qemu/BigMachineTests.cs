@@ -90,7 +90,7 @@ public class BigMachineTests
         try
         {
             // script(1) gives run a pseudo-terminal; a full 512 MiB dump lasts long enough for redraws.
-            string driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
+            string driver = DumpTests.Driver;
             var (status, output) = DumpTests.Tool("script", "-qefc",
                 $"dotnet '{driver}' run --no-build --out '{dir}' --timeout 180 --smp 1 --mem 512 --dump-level 0", "/dev/null");
             Assert.True(status == 0, $"run exited {status}:\n{output}");
@@ -108,7 +108,7 @@ public class BigMachineTests
         try
         {
             // umask 000: whatever QEMU or .NET create on their own would be world-readable.
-            string driver = Path.Combine(Kernel.Root, "out", "tools", "Build.dll");
+            string driver = DumpTests.Driver;
             var (status, output) = DumpTests.Tool("sh", "-c",
                 $"umask 000 && exec dotnet '{driver}' run --no-build --out '{dir}' --timeout 180 --smp 1 --mem 64 --channels both --keep-window");
             Assert.True(status == 0, $"run exited {status}:\n{output}");

@@ -53,16 +53,9 @@ public static class Kernel
     /// </summary>
     public static void ExpectAllCpusHaltedForGood(this QemuMachine vm, TimeSpan bound)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        string state = "";
-        while (clock.Elapsed < bound)
-        {
-            Assert.False(vm.HasExited, $"QEMU exited (status {vm.ExitCode}) instead of halting\n{vm.Context()}");
-            state = vm.Qmp.Execute("human-monitor-command", new Dictionary<string, object> { ["command-line"] = "info registers -a" }).GetString() ?? "";
-            var cpus = Regex.Matches(state, @"RFL=([0-9a-f]{8}) .* HLT=(\d)");
-            if (cpus.Count > 0 && cpus.All(m => m.Groups[2].Value == "1" && (Convert.ToUInt32(m.Groups[1].Value, 16) & 0x200) == 0)) return;
-            Thread.Sleep(200);
-        }
+        Assert.False(vm.HasExited, $"QEMU exited (status {vm.ExitCode}) instead of halting\n{vm.Context()}");
+        if (vm.AllCpusHalted(bound, out string state)) return;
+        Assert.False(vm.HasExited, $"QEMU exited (status {vm.ExitCode}) instead of halting\n{vm.Context()}");
         Assert.Fail($"not every CPU halted with interrupts off within {bound.TotalSeconds} s:\n{string.Join("\n", state.Split('\n').Where(l => l.Contains("HLT=") || l.StartsWith("CPU#")))}");
     }
 

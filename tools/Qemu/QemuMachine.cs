@@ -313,6 +313,37 @@ public sealed class QemuMachine : IDisposable
         return status;
     }
 
+    /// <summary>Whether a QMP or wait failure only means QEMU went away under the command (it exited
+    /// or closed its socket): callers polling a machine that may power off treat that as its end.</summary>
+    public static bool IsGone(Exception e) =>
+        e is QemuWaitException or QmpException or QmpTimeoutException or ObjectDisposedException or IOException;
+
+    /// <summary>
+    /// Polls the monitor until every vCPU is halted with interrupts off, for up to <paramref name="bound"/>
+    /// (one look when it is zero). False if not by then, or if QEMU exited or stopped answering;
+    /// <paramref name="state"/> is the last <c>info registers -a</c> text.
+    /// </summary>
+    public bool AllCpusHalted(TimeSpan bound, out string state)
+    {
+        var clock = Stopwatch.StartNew();
+        state = "";
+        while (true)
+        {
+            if (HasExited) return false;
+            try
+            {
+                state = Qmp.HumanMonitor("info registers -a");
+            }
+            catch (Exception e) when (IsGone(e))
+            {
+                return false;
+            }
+            if (QmpClient.AllHaltedWithInterruptsOff(state)) return true;
+            if (clock.Elapsed >= bound) return false;
+            Thread.Sleep(200);
+        }
+    }
+
     /// <summary>Kills QEMU (SIGKILL: QEMU treats SIGTERM as a clean quit with status 0) and any
     /// children it has, by process id. Does nothing once it has exited.</summary>
     public void Kill()

@@ -225,6 +225,20 @@ public sealed class QmpClient : IDisposable
         }
     }
 
+    /// <summary><c>human-monitor-command</c>: one HMP command (e.g. <c>info registers -a</c>) and its text.</summary>
+    public string HumanMonitor(string commandLine) =>
+        Execute("human-monitor-command", new Dictionary<string, object> { ["command-line"] = commandLine }).GetString() ?? "";
+
+    /// <summary>
+    /// Whether <c>info registers -a</c> text shows every vCPU halted with interrupts off (HLT=1,
+    /// RFLAGS.IF clear): stopped for good, as a panic that halts leaves them.
+    /// </summary>
+    public static bool AllHaltedWithInterruptsOff(string infoRegisters)
+    {
+        var cpus = System.Text.RegularExpressions.Regex.Matches(infoRegisters, @"RFL=([0-9a-f]{8}) .* HLT=(\d)");
+        return cpus.Count > 0 && cpus.All(m => m.Groups[2].Value == "1" && (Convert.ToUInt32(m.Groups[1].Value, 16) & 0x200) == 0);
+    }
+
     /// <summary><c>query-status</c>.</summary>
     public QmpStatus QueryStatus()
     {

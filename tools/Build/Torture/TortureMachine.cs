@@ -107,21 +107,21 @@ public static class TortureMachine
                     injected.Add(vm.LineCount);
                     lastEvent = vm.Elapsed;
                 }
-                catch (Exception e) when (e is QemuWaitException or QmpException or QmpTimeoutException or ObjectDisposedException or IOException)
+                catch (Exception e) when (QemuMachine.IsGone(e))
                 {
                     // QEMU went away under the command (the capture kernel powered off): nothing was injected.
                 }
             }
             if (vm.HasExited) return (RunEnd.Exited, null, false, injected);
             if (ended)
-                return AllHaltedWithin(vm, HaltBound)
+                return vm.AllCpusHalted(HaltBound, out _)
                     ? (RunEnd.HaltedAfterPanic, null, true, injected)
                     : (RunEnd.TimedOut, "every CPU to halt with interrupts off after the panic's end line", false, injected);
             // Settled without a crash: the boot is idle, every NMI whose anchor came is in, and the
             // machine stayed quiet past the shootdown bound (longer when the scenario must crash).
             var settle = mustCrash ? SettleForScenario : Settle;
             if (!crash && idle && pending.All(p => p.Done || !anchors.ContainsKey(p.Moment.Anchor)) && now - lastEvent > settle)
-                return (RunEnd.Running, null, AllHaltedWithin(vm, TimeSpan.Zero), injected);
+                return (RunEnd.Running, null, vm.AllCpusHalted(TimeSpan.Zero, out _), injected);
             if (now > RunBound)
             {
                 string what = seen == 0 ? "the kernel's first console line"
@@ -144,9 +144,9 @@ public static class TortureMachine
             text.AppendLine($"(qemu) {command}");
             try
             {
-                text.AppendLine(vm.Qmp.Execute("human-monitor-command", new Dictionary<string, object> { ["command-line"] = command }).GetString());
+                text.AppendLine(vm.Qmp.HumanMonitor(command));
             }
-            catch (Exception e) when (e is QemuWaitException or QmpException or QmpTimeoutException or ObjectDisposedException or IOException)
+            catch (Exception e) when (QemuMachine.IsGone(e))
             {
                 text.AppendLine($"(no answer: {e.Message.Split('\n')[0]})");
             }
@@ -163,26 +163,4 @@ public static class TortureMachine
 
     static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    /// <summary>Polls the monitor until every vCPU is halted with interrupts off (RFLAGS.IF clear, HLT=1), for up to <paramref name="bound"/>.</summary>
-    static bool AllHaltedWithin(QemuMachine vm, TimeSpan bound)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            if (vm.HasExited) return false;
-            string state;
-            try
-            {
-                state = vm.Qmp.Execute("human-monitor-command", new Dictionary<string, object> { ["command-line"] = "info registers -a" }).GetString() ?? "";
-            }
-            catch (Exception e) when (e is QemuWaitException or QmpException or QmpTimeoutException or ObjectDisposedException or IOException)
-            {
-                return false;
-            }
-            var cpus = Regex.Matches(state, @"RFL=([0-9a-f]{8}) .* HLT=(\d)");
-            if (cpus.Count > 0 && cpus.All(m => m.Groups[2].Value == "1" && (Convert.ToUInt32(m.Groups[1].Value, 16) & 0x200) == 0)) return true;
-            if (clock.Elapsed >= bound) return false;
-            Thread.Sleep(200);
-        }
-    }
 }
