@@ -142,6 +142,11 @@ static unsafe partial class Crashtest
     /// Every CPU prints (to the ring only: KERN_DEBUG) without pause; the target panics StormUs in,
     /// once the next CPU (the stalled writer) holds a record it has reserved and not finished, as
     /// a vCPU the host deschedules mid-printk does. The panic's lines must reach the console past it.
+    /// The other CPUs hold their lines from the stall until the panic begins, then storm on against
+    /// it: otherwise, if the host deschedules the target's vCPU for a few milliseconds there, they
+    /// could fill the whole ring up to the stalled record before the panic, and whether that record
+    /// is still in the dump (unfinished) or was pushed out by the panic's lines (lost) would depend
+    /// on the host's scheduling.
     /// </summary>
     static void StormPart(bool target)
     {
@@ -150,10 +155,17 @@ static unsafe partial class Crashtest
         int me = PerCpuArea.ThisCpu;
         int online = SmpBoot.OnlineCount;
         bool stalls = online > 1 && me == (s_victim + 1) % online;
+        bool holdsForThePanic = !target && !stalls;
         ulong until = Clock.DeadlineAfterUs(StormUs);
-        ulong giveUp = until + RaceStepBoundUs;
+        ulong giveUp = Clock.DeadlineAfterUs(StormUs + RaceStepBoundUs);   // TSC ticks, like until
         for (ulong i = 0; ; i++)
         {
+            if (holdsForThePanic && Volatile.Read(ref s_stormStalled) != 0)
+            {
+                holdsForThePanic = false;
+                ulong deadline = Clock.DeadlineAfterUs(RaceStepBoundUs);
+                while (!Panic.InProgress && !Clock.Passed(deadline)) Cpu.Pause();
+            }
             Log.Debug($"printk storm: CPU {me} line {i}");
             if (stalls && Clock.Passed(until)) StallInsideARecord(me, i);
             if (target && Clock.Passed(until) && (online == 1 || Volatile.Read(ref s_stormStalled) != 0 || Clock.Passed(giveUp)))
