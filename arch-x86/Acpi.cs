@@ -80,7 +80,7 @@ public static unsafe partial class Acpi
     {
         byte* p = memory.Map(pa, RsdpV1Length);
         if (p == null) return false;
-        byte sum = Sum(p, RsdpV1Length);
+        byte sum = Bytes.Sum(p, RsdpV1Length);
         if (sum != 0) { BadRsdp(pa, "checksum", p[8], sum, ref report); return false; }
         if (p[15] < 2) return true;
         byte* v2 = memory.Map(pa, RsdpV2Length);
@@ -95,7 +95,7 @@ public static unsafe partial class Acpi
             report.Add(AcpiLevel.Warning, ref l);
             return false;
         }
-        sum = Sum(all, length);
+        sum = Bytes.Sum(all, length);
         if (sum != 0) { BadRsdp(pa, "extended checksum", all[32], sum, ref report); return false; }
         return true;
     }
@@ -258,7 +258,7 @@ public static unsafe partial class Acpi
             l.Append("length 0x"); l.AppendHex(len, 1); l.Append(" runs outside readable memory");
             return Reject(ref l, consequence, ref report);
         }
-        byte sum = Sum(t, len);
+        byte sum = Bytes.Sum(t, len);
         if (sum != 0)
         {
             l.Append("checksum 0x"); l.AppendHex(t[9], 2);
@@ -303,13 +303,6 @@ public static unsafe partial class Acpi
     }
 
     /// <summary>The byte sum ACPI checksums make zero.</summary>
-    static byte Sum(byte* p, uint length)
-    {
-        byte sum = 0;
-        for (uint i = 0; i < length; i++) sum += p[i];
-        return sum;
-    }
-
     // ---- What the kernel prints when all went well --------------------------------------------
 
     static void Summarize(ref AcpiInfo info, ref AcpiReport report)

@@ -40,7 +40,7 @@ public static unsafe class Smbios
         {
             byte* p = memory.Map(at, 32);
             if (p == null) return false;
-            if (Is(p, "_SM3_") && p[6] >= 0x18 && p[6] <= 32 && Sum(p, p[6]) == 0)
+            if (Is(p, "_SM3_") && p[6] >= 0x18 && p[6] <= 32 && Bytes.Sum(p, p[6]) == 0)
             {
                 major = p[7];
                 minor = p[8];
@@ -48,7 +48,7 @@ public static unsafe class Smbios
                 table = *(ulong*)(p + 0x10);
                 return true;
             }
-            if (Is(p, "_SM_") && p[5] >= 0x1F && p[5] <= 32 && Sum(p, p[5]) == 0 && Is(p + 0x10, "_DMI_") && Sum(p + 0x10, 0xF) == 0)
+            if (Is(p, "_SM_") && p[5] >= 0x1F && p[5] <= 32 && Bytes.Sum(p, p[5]) == 0 && Is(p + 0x10, "_DMI_") && Bytes.Sum(p + 0x10, 0xF) == 0)
             {
                 major = p[6];
                 minor = p[7];
@@ -127,12 +127,5 @@ public static unsafe class Smbios
     {
         for (int i = 0; i < anchor.Length; i++) if (p[i] != (byte)anchor[i]) return false;
         return true;
-    }
-
-    static byte Sum(byte* p, int n)
-    {
-        byte s = 0;
-        for (int i = 0; i < n; i++) s += p[i];
-        return s;
     }
 }

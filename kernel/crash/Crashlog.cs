@@ -58,7 +58,7 @@ static unsafe class Crashlog
         }
         LogLine id = default;
         BuildId.Append(ref id);
-        bool sameBuild = Same(id.AsSpan(), r.BuildId);
+        bool sameBuild = Bytes.Equal(id.AsSpan(), r.BuildId);
         LogLine l = default;
         l.Append("previous crash: ");
         l.Append(r.Reason);
@@ -98,13 +98,6 @@ static unsafe class Crashlog
         }
         ReportLogTail(r.Log);
         if (RamCrashlog.MarkReported(Area)) Log.Info("crashlog: record marked reported");
-    }
-
-    static bool Same(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
-    {
-        if (a.Length != b.Length) return false;
-        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return false;
-        return true;
     }
 
     /// <summary>The last lines of the previous crash's log, each as "previous crash: log: ...".</summary>

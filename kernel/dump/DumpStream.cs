@@ -231,7 +231,7 @@ public static unsafe class DumpStream
         {
             this = default;
             if (head.Length < HeaderSize) return Fail(head.Length == 0 || AllZero(head) ? Problem.NoHeader : Problem.HeaderCut, (ulong)head.Length);
-            if (!head.Slice(0, 8).SequenceEqualTo(Magic)) return Fail(AllZero(head.Slice(0, HeaderSize)) ? Problem.NoHeader : Problem.BadMagic, 0);
+            if (!Bytes.Equal(head.Slice(0, 8), Magic)) return Fail(AllZero(head.Slice(0, HeaderSize)) ? Problem.NoHeader : Problem.BadMagic, 0);
             Span<byte> h = stackalloc byte[40];
             head.Slice(0, 40).CopyTo(h);
             if (Get32(head, 40) != Crc32.Compute(h)) return Fail(Problem.BadHeaderCrc, 0);
@@ -348,13 +348,6 @@ public static unsafe class DumpStream
     static bool AllZero(ReadOnlySpan<byte> s)
     {
         for (int i = 0; i < s.Length; i++) if (s[i] != 0) return false;
-        return true;
-    }
-
-    static bool SequenceEqualTo(this ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
-    {
-        if (a.Length != b.Length) return false;
-        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return false;
         return true;
     }
 

@@ -148,12 +148,7 @@ public static class RamCrashlog
     /// <summary>Whether a page begins with a header slot's magic (the inspector's search through a memory image).</summary>
     public static bool LooksLikeArea(ReadOnlySpan<byte> page) => page.Length >= Size && (HasMagic(page, 0) || HasMagic(page, HeaderSlotSize));
 
-    static bool HasMagic(ReadOnlySpan<byte> area, int slot)
-    {
-        for (int i = 0; i < 8; i++)
-            if (area[slot + i] != Magic[i]) return false;
-        return true;
-    }
+    static bool HasMagic(ReadOnlySpan<byte> area, int slot) => Bytes.StartsWith(area.Slice(slot), Magic);
 
     /// <summary>The header slot that is whole and newest: its index, or -1 (damaged tells whether any slot had the magic).</summary>
     static int ActiveSlot(ReadOnlySpan<byte> area, out bool anyMagic, out uint generation)

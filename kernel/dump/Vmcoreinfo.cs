@@ -341,10 +341,15 @@ public static partial class Vmcoreinfo
     }
 
     private static bool FindValue(ReadOnlySpan<byte> text, string prefix, string name, string suffix, out ReadOnlySpan<byte> value)
+        => FindValue(text, prefix, new Name(name), suffix, out value);
+
+    /// <summary>The value of the first prefix+name+suffix= line.</summary>
+    private static bool FindValue(ReadOnlySpan<byte> text, string prefix, Name name, string suffix, out ReadOnlySpan<byte> value)
     {
         if (FindLine(text, prefix, name, suffix, out int start, out int end))
         {
-            int valueStart = start + prefix.Length + name.Length + suffix.Length + 1;
+            int nameLength = name.Length;
+            int valueStart = start + prefix.Length + nameLength + suffix.Length + 1;
             int valueEnd = end > start && text[end - 1] == (byte)'\n' ? end - 1 : end;
             value = text.Slice(valueStart, valueEnd - valueStart);
             return true;
@@ -358,18 +363,23 @@ public static partial class Vmcoreinfo
     /// just past its '\n' (or the end of the text). One pass over the text.
     /// </summary>
     internal static bool FindLine(ReadOnlySpan<byte> text, string prefix, string name, string suffix, out int start, out int end)
+        => FindLine(text, prefix, new Name(name), suffix, out start, out end);
+
+    private static bool FindLine(ReadOnlySpan<byte> text, string prefix, Name name, string suffix, out int start, out int end)
     {
         start = end = 0;
-        if (name.Length == 0) return false;
-        int keyLength = prefix.Length + name.Length + suffix.Length;
+        int nameLength = name.Length;
+        if (nameLength == 0) return false;
+        int keyLength = prefix.Length + nameLength + suffix.Length;
         int lineStart = 0;
         while (lineStart < text.Length)
         {
             int lineEnd = lineStart;
             while (lineEnd < text.Length && text[lineEnd] != (byte)'\n') lineEnd++;
             if (lineEnd - lineStart > keyLength && text[lineStart + keyLength] == (byte)'='
-                && Matches(text.Slice(lineStart), 0, prefix) && Matches(text.Slice(lineStart), prefix.Length, name)
-                && Matches(text.Slice(lineStart), prefix.Length + name.Length, suffix))
+                && Matches(text.Slice(lineStart), 0, prefix)
+                && name.Matches(text.Slice(lineStart + prefix.Length, nameLength))
+                && Matches(text.Slice(lineStart), prefix.Length + nameLength, suffix))
             {
                 start = lineStart;
                 end = lineEnd < text.Length ? lineEnd + 1 : lineEnd;
@@ -378,6 +388,19 @@ public static partial class Vmcoreinfo
             lineStart = lineEnd + 1;
         }
         return false;
+    }
+
+    /// <summary>A key's name: text from the kernel's own code, or bytes read from the VMCOREINFO itself.</summary>
+    private readonly ref struct Name
+    {
+        private readonly string _text;
+        private readonly ReadOnlySpan<byte> _bytes;
+        private readonly bool _isText;
+        public Name(string text) { _text = text; _bytes = default; _isText = true; }
+        public Name(ReadOnlySpan<byte> bytes) { _text = ""; _bytes = bytes; _isText = false; }
+        public int Length => _isText ? _text.Length : _bytes.Length;
+        /// <summary>Whether <paramref name="candidate"/> (exactly Length bytes) is this name.</summary>
+        public bool Matches(ReadOnlySpan<byte> candidate) => _isText ? Vmcoreinfo.Matches(candidate, 0, _text) : Bytes.Equal(candidate, _bytes);
     }
 
     private static bool Matches(ReadOnlySpan<byte> line, int at, string s)

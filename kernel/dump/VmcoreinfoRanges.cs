@@ -39,20 +39,7 @@ public static partial class Vmcoreinfo
     private static bool FindNamed(ReadOnlySpan<byte> text, string prefix, ReadOnlySpan<byte> name, out ulong value)
     {
         value = 0;
-        for (int at = 0; at < text.Length;)
-        {
-            int end = at;
-            while (end < text.Length && text[end] != (byte)'\n') end++;
-            ReadOnlySpan<byte> line = text.Slice(at, end - at);
-            at = end + 1;
-            int keyLength = prefix.Length + name.Length + 2;
-            if (line.Length <= keyLength || !StartsWith(line, prefix) || line[prefix.Length + name.Length] != (byte)')'
-                || line[prefix.Length + name.Length + 1] != (byte)'=') continue;
-            bool same = true;
-            for (int i = 0; i < name.Length && same; i++) same = line[prefix.Length + i] == name[i];
-            if (same) return ParseUnsigned(line.Slice(keyLength), out value);
-        }
-        return false;
+        return FindValue(text, prefix, new Name(name), ")", out ReadOnlySpan<byte> v) && ParseUnsigned(v, out value);
     }
 
     private static bool StartsWith(ReadOnlySpan<byte> line, string prefix)

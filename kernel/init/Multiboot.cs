@@ -177,14 +177,7 @@ public static unsafe class Multiboot
     /// keeps it, and so did the spec's own loader, GRUB Legacy ("GNU GRUB 0.97"): a loader that does
     /// not name itself is taken to keep it too.
     /// </summary>
-    public static bool PathComesFirst(System.ReadOnlySpan<byte> loaderName)
-    {
-        System.ReadOnlySpan<byte> grub2 = "GRUB "u8;
-        if (loaderName.Length < grub2.Length) return true;
-        for (int i = 0; i < grub2.Length; i++)
-            if (loaderName[i] != grub2[i]) return true;
-        return false;
-    }
+    public static bool PathComesFirst(System.ReadOnlySpan<byte> loaderName) => !Bytes.StartsWith(loaderName, "GRUB "u8);
 
     /// <summary>A command line or module string without the image's path, when the loader put one there.</summary>
     public static System.ReadOnlySpan<byte> KernelArguments(System.ReadOnlySpan<byte> cmdline, bool pathFirst)

@@ -233,16 +233,8 @@ public static partial class BootParams
     {
         int count = WordCount(words);
         for (index = 0; index < count; index++)
-            if (SameBytes(Word(words, index), value)) return true;
+            if (Bytes.Equal(Word(words, index), value)) return true;
         index = -1;
         return false;
-    }
-
-    private static bool SameBytes(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
-    {
-        if (a.Length != b.Length) return false;
-        for (int i = 0; i < a.Length; i++)
-            if (a[i] != b[i]) return false;
-        return true;
     }
 }
