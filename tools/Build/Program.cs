@@ -1,4 +1,7 @@
 // The build driver's front door: one verb per job. build.sh and build.ps1 only start this.
+using System.CommandLine;
+using System.CommandLine.Parsing;
+
 namespace Nmidump.Build;
 
 public static class Program
@@ -117,7 +120,12 @@ public static class Program
 
 public sealed class UsageException(string message) : Exception(message);
 
-/// <summary>Minimal option reading: --name value pairs after the verb.</summary>
+/// <summary>
+/// A verb's options, read by System.CommandLine: `--name value` or `--name=value` pairs (the last
+/// one counts when a name comes twice), flags that take no value, the other words in order. Each verb names the options it knows; anything else, or
+/// a pair without its value, is a usage error naming the option. No response files: a word starting
+/// with @ is an ordinary word (a kernel command line may hold one).
+/// </summary>
 public sealed class Options
 {
     readonly Dictionary<string, string> _values = new();
@@ -127,18 +135,26 @@ public sealed class Options
 
     public Options(string[] args, params string[] known)
     {
-        for (int i = 0; i < args.Length; i++)
+        var command = new Command("verb");
+        var words = new Argument<string[]>("words") { Arity = ArgumentArity.ZeroOrMore };
+        command.Arguments.Add(words);
+        // A pair may be given again (a caller's default, then the user's): the last one counts.
+        var options = known.Select(name => Flags.Contains(name) ? (Option)new Option<bool>(name) : new Option<string[]>(name) { Arity = ArgumentArity.OneOrMore }).ToList();
+        foreach (var o in options) command.Options.Add(o);
+        ParseResult r = command.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        foreach (ParseError e in r.Errors)
+            throw new UsageException(e.SymbolResult is OptionResult { Option: var o, Tokens.Count: 0 } ? $"option {o.Name} needs a value" : e.Message);
+        foreach (string w in r.GetValue(words) ?? [])
         {
-            string a = args[i];
-            if (!a.StartsWith("--")) { Positional.Add(a); continue; }
-            string name = a, value;
-            int eq = a.IndexOf('=');
-            if (eq > 0) { name = a[..eq]; value = a[(eq + 1)..]; }
-            else if (Flags.Contains(a)) value = "true";
-            else if (i + 1 < args.Length) value = args[++i];
-            else throw new UsageException($"option {a} needs a value");
-            if (!known.Contains(name)) throw new UsageException($"unknown option {name}");
-            _values[name] = value;
+            // System.CommandLine hands a word it does not know as an option to the argument.
+            if (w.StartsWith("--")) throw new UsageException($"unknown option {(w.IndexOf('=') is > 0 and int eq ? w[..eq] : w)}");
+            Positional.Add(w);
+        }
+        foreach (var o in options)
+        {
+            if (r.GetResult(o) is not OptionResult { Implicit: false }) continue;
+            if (o is Option<bool> flag) { if (r.GetValue(flag)) _values[o.Name] = "true"; }    // --flag=false: as if absent
+            else _values[o.Name] = r.GetValue((Option<string[]>)o)![^1];
         }
     }
 

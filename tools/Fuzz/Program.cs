@@ -1,30 +1,41 @@
 // `./build.sh fuzz [--target NAME] [--iterations N] [--seed S]`: each target (or the one named) for
 // N inputs (default 1,000,000), one line each with what it took and refused, and the last line
 // `N passed, M failed` over the targets. Exit status 0 only when every target ran clean.
+using System.CommandLine;
+using System.CommandLine.Help;
+
 namespace Nmidump.Fuzz;
 
 public static class Program
 {
     public static int Main(string[] args)
     {
-        string? only = null, seed = null;
-        long iterations = 1_000_000;
-        for (int i = 0; i < args.Length; i++)
+        var target = new Option<string?>("--target") { Description = "one target only", HelpName = string.Join("|", FuzzTarget.All.Select(t => t.Name)) };
+        target.Validators.Add(v =>
         {
-            string a = args[i];
-            string? Value() => i + 1 < args.Length ? args[++i] : null;
-            switch (a)
-            {
-                case "--target": only = Value(); break;
-                case "--iterations":
-                    if (!long.TryParse(Value(), out iterations) || iterations < 1) return Usage("--iterations: expected a positive integer");
-                    break;
-                case "--seed": seed = Value(); break;
-                default: return Usage($"unknown option {a}");
-            }
-        }
+            string? name = v.GetValueOrDefault<string?>();
+            if (name != null && FuzzTarget.All.All(t => t.Name != name))
+                v.AddError($"--target {name}: expected one of {string.Join(", ", FuzzTarget.All.Select(t => t.Name))}");
+        });
+        var iterations = new Option<long>("--iterations") { Description = "inputs per target", DefaultValueFactory = _ => 1_000_000, HelpName = "N" };
+        iterations.Validators.Add(v =>
+        {
+            if (v.GetValueOrDefault<long>() < 1) v.AddError("--iterations: expected a positive integer");
+        });
+        var seed = new Option<string?>("--seed") { Description = "CsCheck seed to replay", HelpName = "S" };
+        var root = new Command("fuzz", "Fuzzes the boot-parameter parser, the capture kernel's core header reader, the transfer framing decoder and the inspector's vmcore reader.")
+        {
+            target, iterations, seed, new HelpOption(),
+        };
+        ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parsed.Errors.Count > 0) return Usage(parsed.Errors[0].Message);
+        if (parsed.Action != null) return parsed.Invoke();      // --help
+        return Run(parsed.GetValue(target), parsed.GetValue(iterations), parsed.GetValue(seed));
+    }
+
+    static int Run(string? only, long iterations, string? seed)
+    {
         var targets = FuzzTarget.All.Where(t => only == null || t.Name == only).ToList();
-        if (targets.Count == 0) return Usage($"--target {only}: expected one of {string.Join(", ", FuzzTarget.All.Select(t => t.Name))}");
         int failed = 0;
         foreach (var t in targets)
         {

@@ -3,6 +3,7 @@
 // reason" in the readers' own words, and exit status 2; never a stack trace. Output carries no ANSI
 // codes unless it is a terminal.
 using System.CommandLine;
+using System.CommandLine.Help;
 using Spectre.Console;
 
 namespace Nmidump.Inspector;
@@ -50,9 +51,10 @@ public static class Cli
                 if (v.GetValueOrDefault<int>() < 0) v.AddError("--log-lines must be 0 or more");
             });
             var noDisasm = new Option<bool>("--no-disasm") { Description = "do not disassemble the code around each RIP" };
-            var root = new RootCommand("Prints what a vmcore holds: the panic, every CPU's registers, stop state and backtrace, the crash timeline, VMCOREINFO, memory and the kernel log.")
+            // Named for the verb, so that --help's usage line reads "inspect <vmcore> ..." as build.sh takes it.
+            var root = new Command("inspect", "Prints what a vmcore holds: the panic, every CPU's registers, stop state and backtrace, the crash timeline, VMCOREINFO, memory and the kernel log.")
             {
-                vmcore, view, kernel, cpu, json, logLines, noDisasm,
+                vmcore, view, kernel, cpu, json, logLines, noDisasm, new HelpOption(),
             };
             root.SetAction(parse =>
             {
