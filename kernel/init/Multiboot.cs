@@ -192,9 +192,10 @@ public static unsafe class Multiboot
 
     /// <summary>
     /// Takes the top <paramref name="size"/> bytes (page aligned) of the highest usable RAM below
-    /// <paramref name="ceiling"/> out of the map: that range shrinks, and an entry of type
-    /// <paramref name="type"/> follows it. The same map gives the same place at every boot. False
-    /// when no usable range below the ceiling is large enough, or the table has no room.
+    /// <paramref name="ceiling"/>, below any module in its way, out of the map: that range shrinks,
+    /// and an entry of type <paramref name="type"/> follows it. The same map and modules give the
+    /// same place at every boot. False when no usable range below the ceiling is large enough, or
+    /// the table has no room.
     /// </summary>
     public static bool ReserveTop(ref Info info, ref Tables tables, ulong size, ulong ceiling, uint type, out ulong start)
     {
@@ -206,7 +207,7 @@ public static unsafe class Multiboot
             MemoryRange* r = Range(ref tables, i);
             if (r->Type != MemoryAvailable) continue;
             ulong end = r->Base + r->Length < ceiling ? r->Base + r->Length : ceiling;
-            end &= ~0xFFFUL;
+            end = BelowModules(ref info, ref tables, end & ~0xFFFUL, size);
             if (end <= r->Base || end - r->Base < size + 0x1000 || end <= bestEnd) continue;
             best = i;
             bestEnd = end;
@@ -214,7 +215,8 @@ public static unsafe class Multiboot
         if (best < 0) return false;
         MemoryRange* b = Range(ref tables, best);
         ulong oldEnd = b->Base + b->Length;
-        // Whatever of the range lies above the reservation (past the ceiling) follows it as its own entry.
+        // Whatever of the range lies above the reservation (past the ceiling, or a module's place)
+        // follows it as its own entry.
         int extra = oldEnd > bestEnd ? 1 : 0;
         if (info.RangeCount + 1 + extra > MaxMemoryRanges) return false;
         start = bestEnd - size;
@@ -224,6 +226,34 @@ public static unsafe class Multiboot
         if (extra != 0) *Range(ref tables, best + 2) = new MemoryRange { Base = bestEnd, Length = oldEnd - bestEnd, Type = MemoryAvailable };
         info.RangeCount += 1 + extra;
         return true;
+    }
+
+    /// <summary>
+    /// The highest page-aligned end at or below <paramref name="end"/> whose <paramref name="size"/>
+    /// bytes below it touch no module: the loader put each module there before the kernel ran, and
+    /// puts it there again at the next boot, over whatever the reservation kept. Each step moves
+    /// below one module, so the walk ends after at most ModuleCount steps.
+    /// </summary>
+    static ulong BelowModules(ref Info info, ref Tables tables, ulong end, ulong size)
+    {
+        int modules = info.ModuleCount < MaxModules ? info.ModuleCount : MaxModules;
+        for (int step = 0; step <= modules; step++)
+        {
+            if (end < size) return 0;
+            ulong start = end - size;
+            bool moved = false;
+            for (int m = 0; m < modules && !moved; m++)
+            {
+                Module* mod = ModuleAt(ref tables, m);
+                if (mod->End > mod->Start && mod->Start < end && mod->End > start)
+                {
+                    end = mod->Start & ~0xFFFUL;
+                    moved = true;
+                }
+            }
+            if (!moved) return end;
+        }
+        return 0;
     }
 
     /// <summary>Top of usable RAM below 4 GiB and total available bytes, from the map.</summary>

@@ -157,6 +157,44 @@ public unsafe class MultibootTests
     }
 
     [Fact]
+    public void ReserveTop_GoesBelowModulesTheLoaderPutAtTheTop_AndKeepsTheRestUsable()
+    {
+        // GRUB may load modules high: two modules stacked at the top of RAM, the upper one touching
+        // the range's end, the lower one ending inside the page below the upper one's start.
+        const ulong top = 0x100000UL + 0x7ee0000;
+        using var m = QemuLike();
+        m.U32(0x514, 2);
+        m.U32(0x700, (uint)(top - 0x300000)); m.U32(0x704, (uint)top);
+        m.Str(0x6C0, "second");
+        m.U32(0x710, (uint)(top - 0x500000)); m.U32(0x714, (uint)(top - 0x300000 - 0x800)); m.U32(0x718, (uint)m.Addr(0x6C0));
+        Assert.True(Parse(m, out var info, out var tables));
+        Assert.Equal(2, info.ModuleCount);
+        Assert.True(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out ulong start));
+        Assert.Equal(top - 0x500000 - 0x8000, start);
+        for (int i = 0; i < info.ModuleCount; i++)
+        {
+            var mod = Multiboot.ModuleAt(ref tables, i);
+            Assert.True(start + 0x8000 <= mod->Start || start >= mod->End, $"the reservation at 0x{start:x} overlaps module {i}");
+        }
+        // Below it, the reservation, then the modules' part of the range, still usable RAM.
+        Assert.Equal((start, 0x8000UL, Multiboot.MemoryReserved), (Multiboot.Range(ref tables, 3)->Base, Multiboot.Range(ref tables, 3)->Length, Multiboot.Range(ref tables, 3)->Type));
+        Assert.Equal((start + 0x8000, top - start - 0x8000, Multiboot.MemoryAvailable), (Multiboot.Range(ref tables, 4)->Base, Multiboot.Range(ref tables, 4)->Length, Multiboot.Range(ref tables, 4)->Type));
+        Assert.Equal(0x9fc00UL + 0x7ee0000 - 0x8000, Multiboot.AvailableBytes(ref info, ref tables));
+    }
+
+    [Fact]
+    public void ReserveTop_WithModulesFillingEveryRange_FindsNoPlace()
+    {
+        using var m = QemuLike();
+        m.U32(0x514, 2);
+        m.U32(0x700, 0x100000); m.U32(0x704, 0x100000 + 0x7ee0000);
+        m.U32(0x710, 0); m.U32(0x714, 0x9fc00); m.U32(0x718, (uint)m.Addr(0x680));
+        Assert.True(Parse(m, out var info, out var tables));
+        Assert.False(Multiboot.ReserveTop(ref info, ref tables, 0x8000, 1UL << 32, Multiboot.MemoryReserved, out _));
+        Assert.Equal(3, info.RangeCount);
+    }
+
+    [Fact]
     public void MoreRangesThanTheTableHolds_AreCountedAsDropped()
     {
         using var m = QemuLike(ranges: Multiboot.MaxMemoryRanges + 5);
