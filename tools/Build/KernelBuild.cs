@@ -14,7 +14,14 @@ namespace Nmidump.Build;
 
 public static class KernelBuild
 {
-    static string[] NasmFlags => ["-f", "elf64", "-g", "-F", "dwarf", "-I", Path.Combine(Paths.Root, "boot") + "/"];
+    // The assemblers run in the checkout's root and get paths relative to it, as the C# compiler's
+    // PathMap gives (kernel/Kernel.csproj): the DWARF and the file symbols in out/kernel.elf name
+    // "boot/cpu.s", never the build machine's folders, and any checkout builds the same image.
+    static string[] NasmFlags => ["-f", "elf64", "-g", "-F", "dwarf", "-I", "boot/"];
+    static string[] AsFlags => ["--64", "-g", "--gdwarf-4", "--debug-prefix-map", Paths.Root + "=."];
+
+    /// <summary>A path as the assemblers get it: relative to the checkout's root.</summary>
+    static string Rel(string path) => Path.GetRelativePath(Paths.Root, path);
 
     static readonly string[] LdFlags = ["-n", "-nostdlib", "-static", "-z", "max-page-size=0x1000", "-z", "noexecstack",
         "--no-warn-rwx-segments", "--orphan-handling=error", "--build-id=sha1"];
@@ -37,7 +44,8 @@ public static class KernelBuild
         foreach (var asm in Directory.GetFiles(bootDir, "*.asm"))
         {
             string obj = Path.Combine(Paths.Obj, Path.GetFileNameWithoutExtension(asm) + ".o");
-            Compile(obj, includes.Append(asm), $"nasm   boot/{Path.GetFileName(asm)}", "nasm", [.. NasmFlags, "-o", obj, asm]);
+            Compile(obj, includes.Append(asm), $"nasm   boot/{Path.GetFileName(asm)}", "nasm", [.. NasmFlags, "-o", obj, Rel(asm)]);
+            RelativeCompDir(obj, bootDir);
             asmObjs.Add(obj);
         }
         // GNU as for what must carry DWARF CFI (.cfi_*), which NASM cannot emit. DWARF 4 line
@@ -45,7 +53,7 @@ public static class KernelBuild
         foreach (var src in Directory.GetFiles(bootDir, "*.s"))
         {
             string obj = Path.Combine(Paths.Obj, Path.GetFileNameWithoutExtension(src) + ".o");
-            Compile(obj, [src], $"as     boot/{Path.GetFileName(src)}", "as", ["--64", "-g", "--gdwarf-4", "-o", obj, src]);
+            Compile(obj, [src], $"as     boot/{Path.GetFileName(src)}", "as", [.. AsFlags, "-o", obj, Rel(src)]);
             asmObjs.Add(obj);
         }
         asmObjs.Sort(StringComparer.Ordinal);   // link order by file name, whichever assembler made the object
@@ -54,7 +62,8 @@ public static class KernelBuild
         string layoutAsm = Path.Combine(bootDir, "layout.asm");
         string captureLayout = Path.Combine(Paths.Obj, "layout-capture.o");
         Compile(captureLayout, includes.Append(layoutAsm), "nasm   boot/layout.asm (capture image)", "nasm",
-            [.. NasmFlags, "-DCAPTURE_IMAGE", "-o", captureLayout, layoutAsm]);
+            [.. NasmFlags, "-DCAPTURE_IMAGE", "-o", captureLayout, Rel(layoutAsm)]);
+        RelativeCompDir(captureLayout, bootDir);
 
         // boot/multiboot.asm is the first kernel's entry, boot/capture_entry.asm the capture image's.
         string Boot(string name) => Path.Combine(Paths.Obj, name + ".o");
@@ -130,8 +139,29 @@ public static class KernelBuild
         string command = string.Join('\n', args.Prepend(tool));
         if (!Paths.Stale(output, inputs) && File.Exists(stamp) && File.ReadAllText(stamp) == command) return;
         Step(step);
-        ProcessRunner.Check(tool, args);
+        ProcessRunner.Check(tool, args, Paths.Root);
         File.WriteAllText(stamp, command);
+    }
+
+    /// <summary>
+    /// NASM (2.16) writes the real path of the source's folder as the unit's DW_AT_comp_dir and,
+    /// unlike GNU as (--debug-prefix-map) and the C# compiler (PathMap), cannot be told otherwise.
+    /// Its one copy in the object, "/real/path/boot/" and a NUL, is overwritten in place with "."
+    /// and slashes, the same length (a DW_FORM_string: nothing after it moves), which names the
+    /// checkout's root: the unit's relative "boot/x.asm" then resolves from there like the rest.
+    /// </summary>
+    static void RelativeCompDir(string obj, string sourceDir)
+    {
+        string real = ProcessRunner.Check("realpath", [sourceDir]).Trim();
+        byte[] dir = System.Text.Encoding.UTF8.GetBytes(real.TrimEnd('/') + "/\0");
+        byte[] bytes = File.ReadAllBytes(obj);
+        int at = bytes.AsSpan().IndexOf(dir);
+        if (at < 0) return;                                  // already done, or this nasm wrote none
+        if (bytes.AsSpan(at + 1).IndexOf(dir) >= 0)
+            throw new BuildException($"{Rel(obj)}: the source folder's path appears twice; expected one DW_AT_comp_dir");
+        bytes[at] = (byte)'.';
+        for (int i = 1; i < dir.Length - 1; i++) bytes[at + i] = (byte)'/';
+        File.WriteAllBytes(obj, bytes);
     }
 
     static void Link(string script, IEnumerable<string> objects, string output, string[] extraFlags)
@@ -144,7 +174,7 @@ public static class KernelBuild
         string obj = Path.Combine(Paths.Obj, name + ".o");
         File.WriteAllBytes(bin, table);
         File.WriteAllText(asm, $"section .kallsyms progbits alloc noexec nowrite align=16\n    incbin \"{bin}\"\nsection .note.GNU-stack noalloc noexec nowrite progbits\n");
-        ProcessRunner.Check("nasm", ["-f", "elf64", "-o", obj, asm]);
+        ProcessRunner.Check("nasm", ["-f", "elf64", "-o", obj, Rel(asm)], Paths.Root);
         return obj;
     }
 
