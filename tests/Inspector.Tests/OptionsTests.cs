@@ -34,6 +34,10 @@ public class OptionsTests
         Assert.Equal("true", o.Get("--no-build"));
         Assert.Equal(["out/vmcore", "dmesg"], o.Positional);
         Assert.Equal("@notafile quiet", new Options(["--append", "@notafile quiet"], "--append").Get("--append"));
+        // A pair takes one word; the next is a word of its own.
+        var k = new Options(["--kernel", "out/kernel.elf", "out/vmcore", "dmesg"], "--kernel");
+        Assert.Equal("out/kernel.elf", k.Get("--kernel"));
+        Assert.Equal(["out/vmcore", "dmesg"], k.Positional);
         Assert.Equal(["@notafile"], new Options(["@notafile"], "--append").Positional);
     }
 

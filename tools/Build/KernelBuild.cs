@@ -16,7 +16,7 @@ public static class KernelBuild
 {
     // The assemblers run in the checkout's root and get paths relative to it, as the C# compiler's
     // PathMap gives (kernel/Kernel.csproj): the DWARF and the file symbols in out/kernel.elf name
-    // "boot/cpu.s", never the build machine's folders, and any checkout builds the same image.
+    // "boot/cpu.s", never the build machine's folders.
     static string[] NasmFlags => ["-f", "elf64", "-g", "-F", "dwarf", "-I", "boot/"];
     static string[] AsFlags => ["--64", "-g", "--gdwarf-4", "--debug-prefix-map", Paths.Root + "=."];
 

@@ -122,9 +122,10 @@ public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>
 /// A verb's options, read by System.CommandLine: `--name value` or `--name=value` pairs (the last
-/// one counts when a name comes twice), flags that take no value, the other words in order. Each verb names the options it knows; anything else, or
-/// a pair without its value, is a usage error naming the option. No response files: a word starting
-/// with @ is an ordinary word (a kernel command line may hold one).
+/// one counts when a name comes twice), flags that take no value, the other words in order. Each
+/// verb names the options it knows; anything else, or a pair without its value, is a usage error
+/// naming the option. No response files: a word starting with @ is an ordinary word (a kernel
+/// command line may hold one).
 /// </summary>
 public sealed class Options
 {
