@@ -348,8 +348,7 @@ public static partial class Vmcoreinfo
     {
         if (FindLine(text, prefix, name, suffix, out int start, out int end))
         {
-            int nameLength = name.Length;
-            int valueStart = start + prefix.Length + nameLength + suffix.Length + 1;
+            int valueStart = start + prefix.Length + name.Length + suffix.Length + 1;
             int valueEnd = end > start && text[end - 1] == (byte)'\n' ? end - 1 : end;
             value = text.Slice(valueStart, valueEnd - valueStart);
             return true;
